@@ -1,0 +1,101 @@
+package v1alpha1
+
+// Condition types of a VoipbinCredential.
+const (
+	// ConditionReady is True when the managed Secret holds every requested credential
+	// and each of them is usable now.
+	ConditionReady = "Ready"
+	// ConditionTokenReady reports the login token; present only when spec.login is set.
+	ConditionTokenReady = "TokenReady"
+	// ConditionAccessKeyValid reports the accesskey; present only when spec.accessKey is set.
+	ConditionAccessKeyValid = "AccessKeyValid"
+)
+
+// Condition reasons. The README lists what to do about each of them.
+const (
+	// ReasonReady is Ready=True: every requested credential is stored and usable.
+	ReasonReady = "Ready"
+	// ReasonRefreshFailing keeps a condition True: a refresh or re-check failed
+	// transiently, but the stored credential is still valid (the message says until when).
+	ReasonRefreshFailing = "RefreshFailing"
+	// ReasonLoggedIn is TokenReady=True.
+	ReasonLoggedIn = "LoggedIn"
+	// ReasonValidated is AccessKeyValid=True.
+	ReasonValidated = "Validated"
+	// ReasonInvalidCredentials: the login answered 400, or the accesskey answered 401
+	// before its known expiry.
+	ReasonInvalidCredentials = "InvalidCredentials"
+	// ReasonAccessKeyExpired: the accesskey's expiresAt has passed.
+	ReasonAccessKeyExpired = "AccessKeyExpired"
+	// ReasonAccountDisabled: the API answered 403; the account is frozen, expired or
+	// deleted, so even a stored token is useless.
+	ReasonAccountDisabled = "AccountDisabled"
+	// ReasonSecretNotFound: a referenced Secret does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyMissing: a referenced key is missing or empty.
+	ReasonSecretKeyMissing = "SecretKeyMissing"
+	// ReasonSecretConflict: a Secret named spec.secretName exists and does not belong
+	// to this VoipbinCredential.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonAPIURLNotAllowed: spec.apiURL is not allowed by the operator's --allowed-api-urls.
+	ReasonAPIURLNotAllowed = "APIURLNotAllowed"
+	// ReasonTLSError: the TLS handshake with the API failed (unknown CA, bad certificate).
+	ReasonTLSError = "TLSError"
+	// ReasonUnexpectedResponse: a redirect, a 404 or another 4xx the API should not
+	// give; most likely a wrong apiURL.
+	ReasonUnexpectedResponse = "UnexpectedResponse"
+	// ReasonAPIUnavailable: network error, timeout, 5xx, or a 200 that could not be
+	// understood, with no valid stored credential.
+	ReasonAPIUnavailable = "APIUnavailable"
+	// ReasonRateLimited: the API answered 429, with no valid stored credential.
+	ReasonRateLimited = "RateLimited"
+	// ReasonSuspended: spec.suspend is true and the stored credential has expired.
+	ReasonSuspended = "Suspended"
+)
+
+// Event reasons. Events are emitted on transitions, never once per retry.
+const (
+	// EventLoggedIn (Normal): the first token was stored.
+	EventLoggedIn = "LoggedIn"
+	// EventTokenRefreshed (Normal): a newer token replaced the stored one.
+	EventTokenRefreshed = "TokenRefreshed"
+	// EventLoginFailed (Warning): logging in started failing.
+	EventLoginFailed = "LoginFailed"
+	// EventAccessKeyValidated (Normal): the accesskey was found valid after being
+	// unknown or invalid.
+	EventAccessKeyValidated = "AccessKeyValidated"
+	// EventAccessKeyInvalid (Warning): the accesskey turned invalid or expired.
+	EventAccessKeyInvalid = "AccessKeyInvalid"
+	// EventSecretConflict (Warning): spec.secretName names a Secret this
+	// VoipbinCredential does not own.
+	EventSecretConflict = "SecretConflict"
+	// EventAPIURLNotAllowed (Warning): spec.apiURL is not allowed by the operator.
+	EventAPIURLNotAllowed = "APIURLNotAllowed"
+)
+
+// Labels, annotations and keys of the managed Secret, and annotations of the
+// VoipbinCredential itself.
+const (
+	// LabelManagedBy marks every managed Secret (value FieldManager).
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// LabelCredential names the VoipbinCredential a managed Secret belongs to; it is
+	// what lets a new VoipbinCredential adopt a Secret retained by a deleted one.
+	LabelCredential = "credentials.voipbin.net/credential"
+	// AnnotationDataHash holds a hash of the managed Secret's data, to detect hand edits.
+	AnnotationDataHash = "credentials.voipbin.net/data-hash"
+	// AnnotationRefreshRequestedAt on a VoipbinCredential asks for a new login and a
+	// re-validation: any value not yet handled (for example the current time) triggers
+	// exactly one.
+	AnnotationRefreshRequestedAt = "credentials.voipbin.net/refresh-requested-at"
+	// FieldManager is the server-side apply field manager, and the managed-by label value.
+	FieldManager = "voipbin-credential-operator"
+
+	// SecretKeyToken is the JWT from the last successful login.
+	SecretKeyToken = "token"
+	// SecretKeyExpiresAt is the token's expiry, RFC 3339 UTC.
+	SecretKeyExpiresAt = "expiresAt"
+	// SecretKeyAccessKey is the validated accesskey.
+	SecretKeyAccessKey = "accesskey"
+	// SecretKeyAPIURL is the API URL the stored credentials came from.
+	SecretKeyAPIURL = "apiURL"
+)

@@ -1,0 +1,367 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DeletionPolicy says what happens to the managed Secret when its VoipbinCredential is deleted.
+// +kubebuilder:validation:Enum=Delete;Retain
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete sets a controller owner reference on the managed Secret, so the
+	// garbage collector deletes it with its VoipbinCredential.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyRetain leaves the managed Secret behind; a new VoipbinCredential of
+	// the same name adopts it.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+)
+
+// DefaultAPIURL is the public VoIPBIN API.
+const DefaultAPIURL = "https://api.voipbin.net"
+
+// VoipbinCredentialSpec is the desired state of a VoipbinCredential.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.login) || has(self.accessKey)",message="at least one of login and accessKey must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.login) || self.login.secretRef.name != self.secretName",message="secretName must differ from login.secretRef.name: the managed Secret cannot be its own input"
+// +kubebuilder:validation:XValidation:rule="!has(self.accessKey) || self.accessKey.secretRef.name != self.secretName",message="secretName must differ from accessKey.secretRef.name: the managed Secret cannot be its own input"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.name != self.secretName",message="secretName must differ from tls.caSecretRef.name: the managed Secret cannot be its own input"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.apiURL.startsWith('https://')",message="tls is only allowed with an https:// apiURL"
+type VoipbinCredentialSpec struct {
+	// apiURL is the base URL of the VoIPBIN API. The operator sends credentials only to
+	// URLs allowed by its --allowed-api-urls flag (default https://api.voipbin.net).
+	// It must be http:// or https:// with no user info, query or fragment.
+	// +optional
+	// +kubebuilder:default="https://api.voipbin.net"
+	// +kubebuilder:validation:MinLength=8
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('http://') || self.startsWith('https://')",message="apiURL must start with http:// or https://"
+	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="apiURL must be a valid URL"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z]+://[^/]*@')",message="apiURL must not contain user info"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?')",message="apiURL must not contain a query"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="apiURL must not contain a fragment"
+	APIURL string `json:"apiURL,omitempty"`
+
+	// secretName is the name of the Secret, in this namespace, that the operator writes
+	// the credentials to. It is immutable: create a new VoipbinCredential to use
+	// another name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="secretName is immutable"
+	SecretName string `json:"secretName"`
+
+	// login, when set, makes the operator log in with a username and password and
+	// keep a fresh JWT in the managed Secret's token key.
+	// +optional
+	Login *LoginSpec `json:"login,omitempty"`
+
+	// accessKey, when set, makes the operator validate an accesskey and publish it in
+	// the managed Secret's accesskey key.
+	// +optional
+	AccessKey *AccessKeySpec `json:"accessKey,omitempty"`
+
+	// renewBefore is how long before the token's expiry the operator logs in again.
+	// Default: one third of the token's lifetime. If it is not shorter than the
+	// lifetime, one third of the lifetime is used instead. At least 1m.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="renewBefore must be at least 1m"
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+
+	// accessKeyCheckInterval is how often the accesskey is validated again. The
+	// operator also re-validates right after the key's expiry and whenever its Secret
+	// changes. Default 1h; at least 1m.
+	// +optional
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="accessKeyCheckInterval must be at least 1m"
+	AccessKeyCheckInterval *metav1.Duration `json:"accessKeyCheckInterval,omitempty"`
+
+	// secretTemplate adds labels and annotations to the managed Secret.
+	// +optional
+	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
+
+	// deletionPolicy says what happens to the managed Secret when this
+	// VoipbinCredential is deleted: Delete (default) lets the garbage collector remove
+	// it; Retain leaves it, and a new VoipbinCredential of the same name adopts it.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// tls configures how the API's certificate is verified. Only with an https:// apiURL.
+	// +optional
+	TLS *TLSSpec `json:"tls,omitempty"`
+
+	// suspend stops all API calls while true: the managed Secret is left as it is and
+	// Ready stays True until the stored credential expires.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// LoginSpec says where the VoIPBIN username and password are.
+type LoginSpec struct {
+	// secretRef names the Secret, in this namespace, that holds the username and password.
+	// +required
+	SecretRef LoginSecretRef `json:"secretRef"`
+}
+
+// LoginSecretRef references a Secret holding a VoIPBIN username and password.
+type LoginSecretRef struct {
+	// name is the name of the Secret, in the VoipbinCredential's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// usernameKey is the key of the username (the agent's username, usually an e-mail
+	// address) in the Secret.
+	// +optional
+	// +kubebuilder:default=username
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	UsernameKey string `json:"usernameKey,omitempty"`
+
+	// passwordKey is the key of the password in the Secret.
+	// +optional
+	// +kubebuilder:default=password
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	PasswordKey string `json:"passwordKey,omitempty"`
+}
+
+// AccessKeySpec says where the VoIPBIN accesskey is.
+type AccessKeySpec struct {
+	// secretRef names the Secret, in this namespace, that holds the accesskey.
+	// +required
+	SecretRef AccessKeySecretRef `json:"secretRef"`
+}
+
+// AccessKeySecretRef references the Secret key holding a VoIPBIN accesskey.
+type AccessKeySecretRef struct {
+	// name is the name of the Secret, in the VoipbinCredential's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key is the key of the accesskey in the Secret.
+	// +optional
+	// +kubebuilder:default=accesskey
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// CASecretRef references the Secret key holding PEM CA certificates.
+type CASecretRef struct {
+	// name is the name of the Secret, in the VoipbinCredential's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key is the key of the PEM certificates in the Secret.
+	// +optional
+	// +kubebuilder:default="ca.crt"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// SecretTemplate holds labels and annotations added to the managed Secret.
+type SecretTemplate struct {
+	// labels are added to the managed Secret. The operator's own labels
+	// (app.kubernetes.io/managed-by and anything under credentials.voipbin.net/)
+	// cannot be set.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != 'app.kubernetes.io/managed-by' && !k.startsWith('credentials.voipbin.net/'))",message="secretTemplate.labels cannot set the operator's own labels (app.kubernetes.io/managed-by, credentials.voipbin.net/*)"
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations are added to the managed Secret. The operator's own annotations
+	// (anything under credentials.voipbin.net/) cannot be set.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('credentials.voipbin.net/'))",message="secretTemplate.annotations cannot set the operator's own annotations (credentials.voipbin.net/*)"
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// TLSSpec configures how the API's certificate is verified.
+// +kubebuilder:validation:XValidation:rule="!(has(self.caSecretRef) && has(self.insecureSkipVerify) && self.insecureSkipVerify)",message="caSecretRef and insecureSkipVerify cannot both be set"
+type TLSSpec struct {
+	// caSecretRef names a Secret key, in this namespace, holding PEM CA certificates
+	// that are trusted in addition to the system roots. The key defaults to ca.crt.
+	// +optional
+	CASecretRef *CASecretRef `json:"caSecretRef,omitempty"`
+
+	// insecureSkipVerify turns certificate verification off. It exists for test
+	// servers with self-signed certificates (the quickstart's curl -k); never use it
+	// with real credentials.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+}
+
+// VoipbinCredentialStatus is the observed state of a VoipbinCredential.
+type VoipbinCredentialStatus struct {
+	// observedGeneration is the metadata.generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// secretName is the name of the managed Secret, once it has been written.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+
+	// conditions are Ready, TokenReady (with spec.login) and AccessKeyValid (with
+	// spec.accessKey). The README lists every reason and what to do about it.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// token describes the stored login token; present only with spec.login.
+	// +optional
+	Token *TokenStatus `json:"token,omitempty"`
+
+	// accessKey describes the stored accesskey; present only with spec.accessKey.
+	// +optional
+	AccessKey *AccessKeyStatus `json:"accessKey,omitempty"`
+
+	// lastHandledRefreshRequest is the last value of the
+	// credentials.voipbin.net/refresh-requested-at annotation that was acted upon.
+	// +optional
+	LastHandledRefreshRequest string `json:"lastHandledRefreshRequest,omitempty"`
+}
+
+// TokenStatus describes the stored login token. It holds nothing secret.
+type TokenStatus struct {
+	// issuedAt is when the stored token was obtained.
+	// +optional
+	IssuedAt *metav1.Time `json:"issuedAt,omitempty"`
+
+	// expiresAt is the stored token's expiry, read from its expire claim.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// renewalTime is when the next login is scheduled.
+	// +optional
+	RenewalTime *metav1.Time `json:"renewalTime,omitempty"`
+
+	// loginSecretVersion is the <uid>/<resourceVersion> of the login Secret the stored
+	// token was obtained with; a different version means the input changed.
+	// +optional
+	LoginSecretVersion string `json:"loginSecretVersion,omitempty"`
+
+	// endpointHash identifies the apiURL and TLS settings (including the CA Secret's
+	// version) the stored token was obtained with; when they change, the operator logs
+	// in again. It is derived from no secret.
+	// +optional
+	EndpointHash string `json:"endpointHash,omitempty"`
+
+	// failedAttempts counts consecutive failed logins; 0 after a success.
+	// +optional
+	FailedAttempts int32 `json:"failedAttempts,omitempty"`
+
+	// lastFailureTime is when the last login failed.
+	// +optional
+	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
+
+	// lastFailureMessage says why the last login failed. It never holds secret material.
+	// +optional
+	LastFailureMessage string `json:"lastFailureMessage,omitempty"`
+}
+
+// AccessKeyStatus describes the stored accesskey. It holds nothing secret: of the key
+// itself only its prefix.
+type AccessKeyStatus struct {
+	// id is the accesskey's id, from the accesskey list.
+	// +optional
+	ID string `json:"id,omitempty"`
+
+	// name is the accesskey's name, from the accesskey list.
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// prefix is the key's token_prefix (its first 11 characters); never more of the key.
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+
+	// expiresAt is the accesskey's expiry, from the accesskey list.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// lastValidatedTime is when the accesskey last authenticated successfully.
+	// +optional
+	LastValidatedTime *metav1.Time `json:"lastValidatedTime,omitempty"`
+
+	// secretVersion is the <uid>/<resourceVersion> of the accesskey Secret that was
+	// validated; a different version means the input changed.
+	// +optional
+	SecretVersion string `json:"secretVersion,omitempty"`
+
+	// endpointHash identifies the apiURL and TLS settings the key was validated
+	// against; when they change, the key is validated again. It is derived from no secret.
+	// +optional
+	EndpointHash string `json:"endpointHash,omitempty"`
+
+	// failedAttempts counts consecutive failed validations; 0 after a success.
+	// +optional
+	FailedAttempts int32 `json:"failedAttempts,omitempty"`
+
+	// lastFailureTime is when the last validation failed.
+	// +optional
+	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
+
+	// lastFailureMessage says why the last validation failed. It never holds secret material.
+	// +optional
+	LastFailureMessage string `json:"lastFailureMessage,omitempty"`
+}
+
+// VoipbinCredential keeps a VoIPBIN login token and/or accesskey, known to work, in a Secret.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=vbc,categories=voipbin
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.spec.secretName`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.token.expiresAt`
+// +kubebuilder:printcolumn:name="Renewal",type=date,JSONPath=`.status.token.renewalTime`,priority=1
+// +kubebuilder:printcolumn:name="AccessKey Expires",type=date,JSONPath=`.status.accessKey.expiresAt`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type VoipbinCredential struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the credential should be.
+	// +required
+	Spec VoipbinCredentialSpec `json:"spec"`
+
+	// status is what the operator observed and did.
+	// +optional
+	Status VoipbinCredentialStatus `json:"status,omitempty"`
+}
+
+// VoipbinCredentialList is a list of VoipbinCredentials.
+//
+// +kubebuilder:object:root=true
+type VoipbinCredentialList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the VoipbinCredentials.
+	Items []VoipbinCredential `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&VoipbinCredential{}, &VoipbinCredentialList{})
+}
