@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC) so that
 	// --kubeconfig works against any cluster.
@@ -20,8 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	credentialsv1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/controller"
 	"github.com/voipbin/credential-operator/internal/version"
+	"github.com/voipbin/credential-operator/internal/voipbin"
 )
 
 var (
@@ -31,7 +35,7 @@ var (
 
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(credentialsv1alpha1.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
 }
 
 func main() {
@@ -42,6 +46,12 @@ func main() {
 		enableLeaderElection bool
 		enableHTTP2          bool
 		showVersion          bool
+		allowedURLs          string
+		watchNamespaces      string
+		maxConcurrent        int
+		apiTimeout           time.Duration
+		loginQPS, apiQPS     float64
+		loginBurst, apiBurst int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
@@ -54,6 +64,19 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server. Off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
+	flag.StringVar(&allowedURLs, "allowed-api-urls", v1alpha1.DefaultAPIURL,
+		"Comma-separated URL prefixes the operator may send credentials to; a VoipbinCredential whose apiURL is not "+
+			"under one of them gets APIURLNotAllowed and causes no request.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces to watch; empty watches all namespaces.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4,
+		"Number of VoipbinCredentials reconciled in parallel. The rate limits below are shared by all of them.")
+	flag.DurationVar(&apiTimeout, "api-timeout", voipbin.DefaultTimeout, "Timeout of each VoIPBIN API request.")
+	flag.Float64Var(&loginQPS, "login-qps", voipbin.DefaultLoginQPS,
+		"Logins per second per API host, for all credentials together (VoIPBIN allows 10/s per client IP).")
+	flag.IntVar(&loginBurst, "login-burst", voipbin.DefaultLoginBurst, "Burst of logins per API host (VoIPBIN allows 20).")
+	flag.Float64Var(&apiQPS, "api-qps", voipbin.DefaultAPIQPS, "Other VoIPBIN API calls per second per API host.")
+	flag.IntVar(&apiBurst, "api-burst", voipbin.DefaultAPIBurst, "Burst of other VoIPBIN API calls per API host.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -63,6 +86,13 @@ func main() {
 		return
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+
+	allowed, err := controller.ParseAllowedURLs(allowedURLs)
+	if err != nil {
+		setupLog.Error(err, "invalid --allowed-api-urls")
+		os.Exit(1)
+	}
+	namespaces := splitList(watchNamespaces)
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
@@ -83,6 +113,8 @@ func main() {
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
+		Cache:                         controller.ManagerCacheOptions(namespaces),
+		Client:                        controller.ClientOptions(),
 		Metrics:                       metricsOptions,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                enableLeaderElection,
@@ -91,6 +123,20 @@ func main() {
 	})
 	if err != nil {
 		setupLog.Error(err, "unable to create manager")
+		os.Exit(1)
+	}
+
+	if _, err := controller.Setup(mgr, controller.Options{
+		AllowedURLs:             allowed,
+		WatchNamespaces:         namespaces,
+		MaxConcurrentReconciles: maxConcurrent,
+		API: controller.APIOptions{
+			Timeout:  apiTimeout,
+			LoginQPS: loginQPS, LoginBurst: loginBurst,
+			APIQPS: apiQPS, APIBurst: apiBurst,
+		},
+	}); err != nil {
+		setupLog.Error(err, "unable to set up the controller")
 		os.Exit(1)
 	}
 
@@ -108,4 +154,15 @@ func main() {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var items []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }

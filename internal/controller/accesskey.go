@@ -1,0 +1,172 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+)
+
+// reconcileAccessKey keeps spec.accessKey's key validated: it lists the accesskeys
+// with the key itself when a check is due, and records the outcome in
+// status.accessKey and the AccessKeyValid condition. A key is published only once
+// valid; a key that turns invalid stays in the Secret (removing it helps no pod)
+// while AccessKeyValid says what is wrong.
+func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vbc *v1alpha1.VoipbinCredential,
+	in inputs, existing *corev1.Secret, now time.Time) partResult {
+	st := vbc.Status.AccessKey
+	if inErr := firstInputError(in.EndpointErr, in.AccessKeyErr); inErr != nil {
+		setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionFalse, inErr.Reason, inErr.Message, now)
+		return partResult{}
+	}
+
+	stored := storedAccessKey(vbc, existing)
+	validated := st.LastValidatedTime != nil
+	sameKey := validated && st.SecretVersion == in.AccessKey.Version && st.EndpointHash == in.Endpoint.Hash
+	lastCheck := timeOf(st.LastValidatedTime)
+	if st.FailedAttempts > 0 && timeOf(st.LastFailureTime).After(lastCheck) {
+		lastCheck = st.LastFailureTime.Time
+	}
+	interval := checkIntervalOf(vbc)
+	inputsNow := strconv.FormatInt(vbc.Generation, 10) + "|" + in.AccessKey.Version + "|" + in.Endpoint.Hash + "|" +
+		vbc.Annotations[v1alpha1.AnnotationRefreshRequestedAt] + "|" + strconv.FormatBool(stored.present)
+
+	// Scheduled checks: every interval, and right after a known expiry.
+	next := timeOf(st.LastValidatedTime).Add(interval)
+	if exp := timeOf(st.ExpiresAt); sameKey && !exp.IsZero() && lastCheck.Before(exp) {
+		next = earliest(next, exp.Add(expiryMargin))
+	}
+
+	var due bool
+	var wake time.Time
+	if prev, ok := r.memory.get(vbc, partAccessKey); ok && prev.inputs == inputsNow {
+		due, wake = !now.Before(prev.notBefore), prev.notBefore
+	} else {
+		due = !sameKey || (validated && !stored.present) || refreshRequested(vbc) || st.FailedAttempts > 0 ||
+			!now.Before(next)
+		wake = next
+	}
+	if !due {
+		if st.FailedAttempts == 0 && sameKey {
+			setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionTrue, v1alpha1.ReasonValidated,
+				accessKeyMessage(st), now)
+		}
+		return partResult{Wake: wake}
+	}
+
+	client, err := r.clients.get(in.Endpoint)
+	if err != nil {
+		return r.accessKeyFailed(ctx, vbc, sameKey, stored, inputsNow, failure{Kind: failurePermanent,
+			Reason: v1alpha1.ReasonUnexpectedResponse, Description: "invalid apiURL"}, now)
+	}
+	info, err := client.ValidateAccessKey(ctx, in.AccessKey.Key)
+	if err != nil {
+		if wait, ok := deferredBy(err); ok {
+			logf.FromContext(ctx).V(1).Info("accesskey check deferred: the API asked to wait", "wait", wait)
+			return partResult{Wake: now.Add(wait), Deferred: true}
+		}
+		f := classify(err, "accesskey")
+		if f.Reason == v1alpha1.ReasonInvalidCredentials && sameKey && st.ExpiresAt != nil && !now.Before(st.ExpiresAt.Time) {
+			f.Reason = v1alpha1.ReasonAccessKeyExpired
+			f.Description = fmt.Sprintf("the accesskey expired at %s", timestamp(st.ExpiresAt.Time))
+		}
+		return r.accessKeyFailed(ctx, vbc, sameKey, stored, inputsNow, f, now)
+	}
+
+	r.memory.succeeded(vbc, partAccessKey)
+	wasValid := isTrue(vbc, v1alpha1.ConditionAccessKeyValid)
+	st.ID, st.Name, st.Prefix = info.ID, info.Name, info.Prefix
+	st.ExpiresAt = nil
+	if !info.ExpiresAt.IsZero() {
+		st.ExpiresAt = metaTime(info.ExpiresAt)
+	}
+	st.LastValidatedTime = metaTime(now)
+	st.SecretVersion, st.EndpointHash = in.AccessKey.Version, in.Endpoint.Hash
+	st.FailedAttempts = 0
+	setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionTrue, v1alpha1.ReasonValidated, accessKeyMessage(st), now)
+	logf.FromContext(ctx).Info("accesskey validated", "prefix", st.Prefix, "found", info.Found)
+	if !wasValid {
+		r.event(vbc, corev1.EventTypeNormal, v1alpha1.EventAccessKeyValidated, "Validate", "%s", accessKeyMessage(st))
+	}
+	wake = st.LastValidatedTime.Add(interval)
+	if st.ExpiresAt != nil && st.ExpiresAt.After(now) {
+		wake = earliest(wake, st.ExpiresAt.Add(expiryMargin))
+	}
+	return partResult{AccessKey: in.AccessKey.Key, Wake: wake}
+}
+
+// accessKeyFailed records a failed check. A key that was valid and has not
+// expired stays True (RefreshFailing) through transient trouble; a 401 or 403
+// turns it False.
+func (r *VoipbinCredentialReconciler) accessKeyFailed(ctx context.Context, vbc *v1alpha1.VoipbinCredential,
+	sameKey bool, stored storedCredential, inputsNow string, f failure, now time.Time) partResult {
+	st := vbc.Status.AccessKey
+	wasValid := isTrue(vbc, v1alpha1.ConditionAccessKeyValid)
+	st.FailedAttempts++
+	st.LastFailureTime = metaTime(now)
+	st.LastFailureMessage = failureMessage("accesskey check", f)
+
+	keyRejected := f.Reason == v1alpha1.ReasonInvalidCredentials || f.Reason == v1alpha1.ReasonAccessKeyExpired ||
+		f.Reason == v1alpha1.ReasonAccountDisabled
+	var validUntil *time.Time
+	if sameKey && stored.valid(now) && !keyRejected {
+		validUntil = &stored.expiresAt
+		if validUntil.IsZero() {
+			validUntil = nil // valid, expiry unknown: plain backoff
+		}
+	}
+	var wake time.Time
+	if delay, ok := retryDelay(f.Kind, st.FailedAttempts, f.RetryAfter, validUntil, now, vbc.UID); ok {
+		wake = now.Add(delay)
+	}
+	if validUntil != nil && f.Kind != failureTransient && validUntil.Before(wake) {
+		wake = validUntil.Add(expiryMargin)
+	}
+	r.memory.failed(vbc, partAccessKey, inputsNow, wake)
+
+	logf.FromContext(ctx).Info("accesskey check failed", "reason", f.Reason, "failedAttempts", st.FailedAttempts,
+		"nextAttempt", timestamp(wake))
+	if sameKey && stored.valid(now) && !keyRejected {
+		msg := st.LastFailureMessage + "; the stored accesskey was valid at " + timestamp(st.LastValidatedTime.Time)
+		setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionTrue, v1alpha1.ReasonRefreshFailing, msg, now)
+		return partResult{Wake: wake}
+	}
+	setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionFalse, f.Reason, st.LastFailureMessage, now)
+	if wasValid || st.FailedAttempts == 1 {
+		r.event(vbc, corev1.EventTypeWarning, v1alpha1.EventAccessKeyInvalid, "Validate", "%s", st.LastFailureMessage)
+	}
+	return partResult{Wake: wake}
+}
+
+// accessKeyMessage is AccessKeyValid's message while the key is good.
+func accessKeyMessage(st *v1alpha1.AccessKeyStatus) string {
+	who := "accesskey " + st.Prefix + "…"
+	if st.Name != "" {
+		who += fmt.Sprintf(" (%s)", st.Name)
+	}
+	if st.ExpiresAt == nil {
+		return who + " is valid; its expiry is unknown (not found in the accesskey list)"
+	}
+	return fmt.Sprintf("%s is valid until %s", who, timestamp(st.ExpiresAt.Time))
+}
+
+// storedAccessKey is the accesskey of the managed Secret, if the Secret is intact.
+func storedAccessKey(vbc *v1alpha1.VoipbinCredential, existing *corev1.Secret) storedCredential {
+	if !intactFor(existing, vbc) || len(existing.Data[v1alpha1.SecretKeyAccessKey]) == 0 {
+		return storedCredential{}
+	}
+	return storedCredential{present: true, expiresAt: timeOf(vbc.Status.AccessKey.ExpiresAt)}
+}
+
+func checkIntervalOf(vbc *v1alpha1.VoipbinCredential) time.Duration {
+	if d := vbc.Spec.AccessKeyCheckInterval; d != nil && d.Duration >= time.Minute {
+		return d.Duration
+	}
+	return time.Hour
+}

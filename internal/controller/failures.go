@@ -1,0 +1,125 @@
+package controller
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/voipbin"
+)
+
+// failure is a failed login or accesskey check, sorted for the status and the
+// retry schedule.
+type failure struct {
+	Kind failureKind
+	// Reason is the condition reason when no valid credential is stored.
+	Reason string
+	// Description says what happened, built from the error's typed fields only:
+	// it never holds a credential, a body or a URL query.
+	Description string
+	// RetryAfter is the API's Retry-After, for a 429.
+	RetryAfter time.Duration
+}
+
+// classify sorts an error of the VoIPBIN client. what names the credential
+// ("login", "accesskey").
+func classify(err error, what string) failure {
+	switch voipbin.KindOf(err) {
+	case voipbin.KindInvalidCredentials:
+		var format *voipbin.CredentialFormatError
+		if errors.As(err, &format) {
+			return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonInvalidCredentials,
+				Description: fmt.Sprintf("the %s is malformed: %s", what, format.Problem)}
+		}
+		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonInvalidCredentials,
+			Description: fmt.Sprintf("the API refused the %s (%s)", credentialNoun(what), statusText(err))}
+	case voipbin.KindAccountDisabled:
+		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonAccountDisabled,
+			Description: fmt.Sprintf("the VoIPBIN account is disabled (%s)", statusText(err))}
+	case voipbin.KindRateLimited:
+		retryAfter, _ := voipbin.IsRateLimited(err)
+		return failure{Kind: failureTransient, Reason: v1alpha1.ReasonRateLimited, RetryAfter: retryAfter,
+			Description: fmt.Sprintf("the API is rate limiting (%s), Retry-After %s", statusText(err), retryAfter)}
+	case voipbin.KindTLS:
+		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonTLSError,
+			Description: "the TLS handshake failed: " + tlsProblem(err)}
+	case voipbin.KindUnexpectedResponse:
+		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonUnexpectedResponse,
+			Description: fmt.Sprintf("the API gave an answer it should not give (%s): check apiURL", statusText(err))}
+	default:
+		return failure{Kind: failureTransient, Reason: v1alpha1.ReasonAPIUnavailable,
+			Description: "the API is unavailable: " + transientProblem(err)}
+	}
+}
+
+func credentialNoun(what string) string {
+	if what == "login" {
+		return "username or password"
+	}
+	return what
+}
+
+// statusText describes an APIError by status and reason, e.g. "HTTP 403 ACCOUNT_EXPIRED".
+func statusText(err error) string {
+	var apiErr *voipbin.APIError
+	if errors.As(err, &apiErr) {
+		s := fmt.Sprintf("HTTP %d", apiErr.StatusCode)
+		if apiErr.Reason != "" {
+			s += " " + apiErr.Reason
+		}
+		return s
+	}
+	var throttled *voipbin.ThrottledError
+	if errors.As(err, &throttled) {
+		return "throttled on this side"
+	}
+	return "no HTTP status"
+}
+
+func tlsProblem(err error) string {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknownAuthority):
+		return "certificate signed by an unknown authority (set tls.caSecretRef)"
+	case errors.As(err, &hostname):
+		return "the certificate is not valid for the API's host name"
+	case errors.As(err, &invalid):
+		return "the certificate is invalid or expired"
+	default:
+		return "the server's certificate was not accepted"
+	}
+}
+
+func transientProblem(err error) string {
+	var transport *voipbin.TransportError
+	var malformed *voipbin.MalformedResponseError
+	var apiErr *voipbin.APIError
+	switch {
+	case errors.As(err, &transport) && transport.Timeout:
+		return "no answer before the timeout"
+	case errors.As(err, &transport):
+		return "could not connect or the connection broke"
+	case errors.As(err, &malformed):
+		return "its answer could not be understood: " + malformed.Problem
+	case errors.As(err, &apiErr):
+		return fmt.Sprintf("HTTP %d %s", apiErr.StatusCode, http.StatusText(apiErr.StatusCode))
+	default:
+		return "unknown error"
+	}
+}
+
+// deferredBy reports whether err is a call refused on this side without sending
+// anything, because a 429 seen by any worker still holds: not a failed attempt,
+// only a wait.
+func deferredBy(err error) (time.Duration, bool) {
+	var throttled *voipbin.ThrottledError
+	if errors.As(err, &throttled) {
+		return throttled.RetryAfter, true
+	}
+	return 0, false
+}

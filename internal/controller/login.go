@@ -1,0 +1,194 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/voipbin"
+)
+
+// partResult is what reconciling one credential produced.
+type partResult struct {
+	// Token is a token obtained now, to be stored.
+	Token *voipbin.Token
+	// AccessKey is an accesskey validated now, to be stored.
+	AccessKey string
+	// Wake is when this credential next needs the reconciler (zero: only on change).
+	Wake time.Time
+	// Deferred reports that a due attempt was not made because a 429 still holds.
+	Deferred bool
+}
+
+// reconcileLogin keeps spec.login's token: it logs in when a login is due and
+// records the outcome in status.token and the TokenReady condition. The managed
+// Secret is written by the caller; on failure the stored token stays.
+func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v1alpha1.VoipbinCredential,
+	in inputs, existing *corev1.Secret, now time.Time) partResult {
+	st := vbc.Status.Token
+	if inErr := firstInputError(in.EndpointErr, in.LoginErr); inErr != nil {
+		setCondition(vbc, v1alpha1.ConditionTokenReady, metav1.ConditionFalse, inErr.Reason, inErr.Message, now)
+		return partResult{}
+	}
+
+	stored := storedToken(vbc, existing)
+	refresh := refreshRequested(vbc)
+	changed := st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash
+	inputsNow := strconv.FormatInt(vbc.Generation, 10) + "|" + in.Login.Version + "|" + in.Endpoint.Hash + "|" +
+		vbc.Annotations[v1alpha1.AnnotationRefreshRequestedAt] + "|" + strconv.FormatBool(stored.present)
+
+	var due bool
+	var wake time.Time
+	renew := renewalTime(timeOf(st.IssuedAt), timeOf(st.ExpiresAt), renewBeforeOf(vbc), vbc.UID)
+	if prev, ok := r.memory.get(vbc, partLogin); ok && prev.inputs == inputsNow {
+		// Failing, nothing changed since: wait for the scheduled retry.
+		due, wake = !now.Before(prev.notBefore), prev.notBefore
+	} else {
+		due = !stored.present || changed || refresh || st.FailedAttempts > 0 || !now.Before(renew.Time)
+		wake = renew.Time
+	}
+	if !due {
+		if st.FailedAttempts == 0 && stored.valid(now) {
+			st.RenewalTime = metaTime(renew.Time)
+			setCondition(vbc, v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonLoggedIn,
+				tokenMessage(st, renew), now)
+		}
+		return partResult{Wake: wake}
+	}
+
+	client, err := r.clients.get(in.Endpoint)
+	if err != nil { // the URL passed CRD validation; this cannot normally happen
+		return r.loginFailed(ctx, vbc, stored, inputsNow, failure{Kind: failurePermanent,
+			Reason: v1alpha1.ReasonUnexpectedResponse, Description: "invalid apiURL"}, now)
+	}
+	tok, sharedCall, err := r.sharing.login(ctx, r.sharing.sharedLoginKey(in.Endpoint, in.Login.Username, in.Login.Password),
+		refresh, now,
+		func(t voipbin.Token) bool {
+			return now.Before(renewalTime(t.IssuedAt, t.ExpiresAt, renewBeforeOf(vbc), vbc.UID).Time)
+		},
+		func(ctx context.Context) (voipbin.Token, error) {
+			return client.Login(ctx, in.Login.Username, in.Login.Password)
+		})
+	if err != nil {
+		if wait, ok := deferredBy(err); ok {
+			logf.FromContext(ctx).V(1).Info("login deferred: the API asked to wait", "wait", wait)
+			return partResult{Wake: now.Add(wait), Deferred: true}
+		}
+		return r.loginFailed(ctx, vbc, stored, inputsNow, classify(err, "login"), now)
+	}
+
+	r.memory.succeeded(vbc, partLogin)
+	first := st.ExpiresAt == nil
+	st.IssuedAt, st.ExpiresAt = metaTime(tok.IssuedAt), metaTime(tok.ExpiresAt)
+	st.LoginSecretVersion, st.EndpointHash = in.Login.Version, in.Endpoint.Hash
+	st.FailedAttempts = 0
+	renew = renewalTime(st.IssuedAt.Time, st.ExpiresAt.Time, renewBeforeOf(vbc), vbc.UID)
+	st.RenewalTime = metaTime(renew.Time)
+	setCondition(vbc, v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonLoggedIn, tokenMessage(st, renew), now)
+	logf.FromContext(ctx).Info("logged in", "expiresAt", timestamp(tok.ExpiresAt), "renewalTime", timestamp(renew.Time),
+		"sharedCall", sharedCall)
+	if first {
+		r.event(vbc, corev1.EventTypeNormal, v1alpha1.EventLoggedIn, "Login",
+			"Logged in; the token is valid until %s", timestamp(tok.ExpiresAt))
+	} else {
+		r.event(vbc, corev1.EventTypeNormal, v1alpha1.EventTokenRefreshed, "Login",
+			"Token refreshed; the new token is valid until %s", timestamp(tok.ExpiresAt))
+	}
+	return partResult{Token: &tok, Wake: renew.Time}
+}
+
+// loginFailed records a failed login: the stored token stays, the failure is
+// counted and described, and the next attempt is scheduled.
+func (r *VoipbinCredentialReconciler) loginFailed(ctx context.Context, vbc *v1alpha1.VoipbinCredential,
+	stored storedCredential, inputsNow string, f failure, now time.Time) partResult {
+	st := vbc.Status.Token
+	st.FailedAttempts++
+	st.LastFailureTime = metaTime(now)
+	st.LastFailureMessage = failureMessage("login", f)
+
+	var validUntil *time.Time
+	if stored.valid(now) {
+		validUntil = &stored.expiresAt
+	}
+	var wake time.Time
+	if delay, ok := retryDelay(f.Kind, st.FailedAttempts, f.RetryAfter, validUntil, now, vbc.UID); ok {
+		wake = now.Add(delay)
+		if validUntil != nil && f.Kind != failureTransient && validUntil.Before(wake) {
+			// Wake at the expiry to report it.
+			wake = validUntil.Add(expiryMargin)
+		}
+	}
+	r.memory.failed(vbc, partLogin, inputsNow, wake)
+
+	logf.FromContext(ctx).Info("login failed", "reason", f.Reason, "failedAttempts", st.FailedAttempts,
+		"nextAttempt", timestamp(wake))
+	if validUntil != nil && f.Reason != v1alpha1.ReasonAccountDisabled {
+		setCondition(vbc, v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonRefreshFailing,
+			fmt.Sprintf("%s; the stored token is valid until %s", st.LastFailureMessage, timestamp(*validUntil)), now)
+	} else {
+		setCondition(vbc, v1alpha1.ConditionTokenReady, metav1.ConditionFalse, f.Reason, st.LastFailureMessage, now)
+	}
+	if st.FailedAttempts == 1 {
+		r.event(vbc, corev1.EventTypeWarning, v1alpha1.EventLoginFailed, "Login", "%s", st.LastFailureMessage)
+	}
+	return partResult{Wake: wake}
+}
+
+// tokenMessage is TokenReady's message while the token is good.
+func tokenMessage(st *v1alpha1.TokenStatus, renew renewal) string {
+	msg := fmt.Sprintf("token valid until %s, renewal at %s", timestamp(st.ExpiresAt.Time), timestamp(renew.Time))
+	if renew.RenewBeforeIgnored {
+		msg += " (renewBefore is not shorter than the token's lifetime: a third of the lifetime is used)"
+	}
+	return msg
+}
+
+// storedCredential is what the managed Secret holds of one credential.
+type storedCredential struct {
+	// present: the Secret holds the credential as the operator wrote it.
+	present bool
+	// expiresAt is its known expiry (zero: unknown).
+	expiresAt time.Time
+}
+
+// valid reports whether the stored credential can be used now.
+func (s storedCredential) valid(now time.Time) bool {
+	return s.present && (s.expiresAt.IsZero() || now.Before(s.expiresAt))
+}
+
+// storedToken is the token of the managed Secret, if the Secret is intact.
+func storedToken(vbc *v1alpha1.VoipbinCredential, existing *corev1.Secret) storedCredential {
+	if !intactFor(existing, vbc) || len(existing.Data[v1alpha1.SecretKeyToken]) == 0 || vbc.Status.Token.ExpiresAt == nil {
+		return storedCredential{}
+	}
+	return storedCredential{present: true, expiresAt: vbc.Status.Token.ExpiresAt.Time}
+}
+
+func renewBeforeOf(vbc *v1alpha1.VoipbinCredential) *time.Duration {
+	if vbc.Spec.RenewBefore == nil {
+		return nil
+	}
+	return &vbc.Spec.RenewBefore.Duration
+}
+
+// refreshRequested reports whether the refresh-requested-at annotation holds a
+// value not yet handled.
+func refreshRequested(vbc *v1alpha1.VoipbinCredential) bool {
+	v := vbc.Annotations[v1alpha1.AnnotationRefreshRequestedAt]
+	return v != "" && v != vbc.Status.LastHandledRefreshRequest
+}
+
+func firstInputError(errs ...*inputError) *inputError {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package controller
+
+import (
+	"fmt"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// Options are the operator's own settings (its flags).
+type Options struct {
+	// AllowedURLs are the API URLs credentials may be sent to (--allowed-api-urls).
+	AllowedURLs AllowedURLs
+	// WatchNamespaces limits the operator to these namespaces (nil: all).
+	WatchNamespaces []string
+	// MaxConcurrentReconciles is the number of workers. Workers wait on the shared
+	// rate limiters in parallel, so more workers do not mean more API calls.
+	MaxConcurrentReconciles int
+	// API configures the VoIPBIN clients.
+	API APIOptions
+	// Clock is the time source (nil: the real clock).
+	Clock clock.PassiveClock
+}
+
+// Setup wires the VoipbinCredential controller into mgr, which must have been
+// made with ManagerCacheOptions and ClientOptions: the metadata cache of input
+// Secrets, the index, the watches and the reconciler. It returns the reconciler.
+func Setup(mgr ctrl.Manager, opts Options) (*VoipbinCredentialReconciler, error) {
+	inputSecrets, err := NewInputSecretCache(mgr.GetConfig(), mgr.GetScheme(), opts.WatchNamespaces)
+	if err != nil {
+		return nil, fmt.Errorf("creating the input Secret cache: %w", err)
+	}
+	if err := mgr.Add(inputSecrets); err != nil {
+		return nil, err
+	}
+	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache(),
+		mgr.GetEventRecorder("voipbin-credential-operator"), opts.AllowedURLs, opts.API)
+	if opts.Clock != nil {
+		r.Clock = opts.Clock
+	}
+	if err := r.SetupWithManager(mgr, inputSecrets, opts.MaxConcurrentReconciles); err != nil {
+		return nil, fmt.Errorf("setting up the controller: %w", err)
+	}
+	return r, nil
+}

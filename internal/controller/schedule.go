@@ -1,0 +1,146 @@
+package controller
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Timing constants of design.md, "Failures never lose data".
+const (
+	// backoffBase is the first retry delay after a transient failure: long enough
+	// for a restarting API to come back, short enough that a blip costs seconds.
+	backoffBase = 5 * time.Second
+	// backoffCap bounds the doubling, so an outage of hours is still probed every
+	// few minutes and recovery is noticed quickly.
+	backoffCap = 5 * time.Minute
+	// backoffFloor is the shortest retry delay, even when the stored credential is
+	// about to expire: retrying faster would hammer an API that is already failing.
+	backoffFloor = 5 * time.Second
+	// permanentRetry is the retry period of failures that only a change can fix
+	// (wrong password, disabled account, TLS, wrong URL): a change of the CR or of
+	// an input Secret retries at once, so this only catches fixes made elsewhere
+	// (the password reset in VoIPBIN, the account re-enabled) without hammering.
+	permanentRetry = 10 * time.Minute
+	// renewalJitterFraction is the largest share of a token's lifetime by which a
+	// credential's renewal is moved earlier, so that credentials created together
+	// do not all renew in the same second.
+	renewalJitterFraction = 0.05
+	// backoffJitterFraction spreads retries of credentials that failed together by
+	// up to ±20%.
+	backoffJitterFraction = 0.2
+	// expiryMargin is how long after a known expiry a check runs, so that it runs
+	// after the expiry and not a moment before it.
+	expiryMargin = time.Second
+)
+
+// renewal is when a token is renewed, and whether renewBefore had to be replaced
+// by the default because it was not shorter than the token's lifetime.
+type renewal struct {
+	Time               time.Time
+	RenewBeforeIgnored bool
+}
+
+// renewalTime returns when a token issued at issuedAt and expiring at expiresAt is
+// renewed: expiresAt - renewBefore (default a third of the lifetime), moved earlier
+// by a jitter of up to renewalJitterFraction of the lifetime that depends only on
+// the credential's UID, and never before issuedAt nor after expiresAt. A
+// renewBefore not shorter than the lifetime is replaced by the default. The result
+// is whole seconds, as it is stored in the status.
+func renewalTime(issuedAt, expiresAt time.Time, renewBefore *time.Duration, uid types.UID) renewal {
+	lifetime := expiresAt.Sub(issuedAt)
+	if lifetime <= 0 {
+		return renewal{Time: expiresAt.Truncate(time.Second)}
+	}
+	var r renewal
+	margin := lifetime / 3
+	if renewBefore != nil {
+		if *renewBefore < lifetime {
+			margin = *renewBefore
+		} else {
+			r.RenewBeforeIgnored = true
+		}
+	}
+	jitter := time.Duration(float64(lifetime) * renewalJitterFraction * unitFraction(uid, "renewal"))
+	t := expiresAt.Add(-margin - jitter)
+	if t.Before(issuedAt) {
+		t = issuedAt
+	}
+	r.Time = t.Truncate(time.Second)
+	return r
+}
+
+// failureKind sorts failures by how they are retried.
+type failureKind int
+
+const (
+	// failureTransient: network, timeout, 5xx, garbage, 429. Backoff.
+	failureTransient failureKind = iota
+	// failurePermanent: wrong credentials, disabled account, TLS, wrong URL.
+	// Retried on change or every permanentRetry.
+	failurePermanent
+	// failureNeedsChange: missing Secret or key, conflict, URL not allowed. Only a
+	// change (brought by a watch) can fix it: no timer.
+	failureNeedsChange
+)
+
+// retryDelay returns how long after a failure the next attempt is made.
+//
+//   - transient failures back off from backoffBase, doubling per consecutive
+//     failure (attempts counts them, this one included) up to backoffCap, with a
+//     deterministic per-credential jitter; never sooner than retryAfter (the
+//     API's Retry-After) and, while a stored credential is valid until validUntil,
+//     never later than half the time left (but not under backoffFloor), so that an
+//     outage shorter than the renewal margin never leaves an expired credential.
+//   - permanent failures are retried every permanentRetry.
+//   - failures that need a change return 0 and false: no timer.
+func retryDelay(kind failureKind, attempts int32, retryAfter time.Duration, validUntil *time.Time,
+	now time.Time, uid types.UID) (time.Duration, bool) {
+	switch kind {
+	case failureNeedsChange:
+		return 0, false
+	case failurePermanent:
+		return max(permanentRetry, retryAfter), true
+	}
+	d := backoffBase
+	for i := int32(1); i < attempts && d < backoffCap; i++ {
+		d *= 2
+	}
+	d = min(d, backoffCap)
+	// Jitter in [-20%, +20%), fixed per credential and attempt number.
+	spread := (2*unitFraction(uid, "backoff", attempts) - 1) * backoffJitterFraction
+	d += time.Duration(float64(d) * spread)
+	if validUntil != nil {
+		if half := validUntil.Sub(now) / 2; half < d {
+			d = max(half, backoffFloor)
+		}
+	}
+	return max(d, retryAfter), true
+}
+
+// unitFraction returns a number in [0, 1) that depends only on its arguments: the
+// deterministic jitter of one credential.
+func unitFraction(uid types.UID, salt string, n ...int32) float64 {
+	h := sha256.New()
+	h.Write([]byte(uid))
+	h.Write([]byte{0})
+	h.Write([]byte(salt))
+	for _, v := range n {
+		_ = binary.Write(h, binary.BigEndian, v)
+	}
+	sum := h.Sum(nil)
+	return float64(binary.BigEndian.Uint64(sum[:8])>>11) / float64(1<<53)
+}
+
+// earliest returns the earliest of the non-zero times, or the zero time.
+func earliest(times ...time.Time) time.Time {
+	var e time.Time
+	for _, t := range times {
+		if !t.IsZero() && (e.IsZero() || t.Before(e)) {
+			e = t
+		}
+	}
+	return e
+}

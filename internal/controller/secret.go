@@ -1,0 +1,216 @@
+package controller
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+)
+
+// operatorKeys are the data keys of the managed Secret the operator owns. Other
+// keys (added by someone else) are neither hashed nor touched.
+var operatorKeys = []string{
+	v1alpha1.SecretKeyToken, v1alpha1.SecretKeyExpiresAt, v1alpha1.SecretKeyAccessKey, v1alpha1.SecretKeyAPIURL,
+}
+
+// dataHash returns the hash of the operator's keys of data, stored in the
+// data-hash annotation to detect hand edits. It is a plain SHA-256 over
+// high-entropy values and sits on the Secret itself: whoever can read the
+// annotation can read the data, so it reveals nothing new.
+func dataHash(data map[string][]byte) string {
+	h := sha256.New()
+	for _, k := range operatorKeys {
+		v, ok := data[k]
+		if !ok {
+			continue
+		}
+		// Length-prefixed, so that no two different maps hash alike.
+		_ = json.NewEncoder(h).Encode([]any{k, len(v)})
+		h.Write(v)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// intactFor reports whether the operator's keys of secret are as the operator last
+// wrote them for vbc: the data-hash annotation matches either the keys vbc's spec
+// asks for (someone may have added a key of their own: not an edit of ours) or all
+// of the operator's keys (a spec section was just removed: its key is still there).
+func intactFor(secret *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
+	if secret == nil {
+		return false
+	}
+	want := secret.Annotations[v1alpha1.AnnotationDataHash]
+	return want == dataHash(secret.Data) || want == dataHash(onlyKeys(secret.Data, expectedKeys(vbc)))
+}
+
+// expectedKeys are the data keys the managed Secret of vbc holds once every
+// requested credential has been stored.
+func expectedKeys(vbc *v1alpha1.VoipbinCredential) []string {
+	keys := []string{v1alpha1.SecretKeyAPIURL}
+	if vbc.Spec.Login != nil {
+		keys = append(keys, v1alpha1.SecretKeyToken, v1alpha1.SecretKeyExpiresAt)
+	}
+	if vbc.Spec.AccessKey != nil {
+		keys = append(keys, v1alpha1.SecretKeyAccessKey)
+	}
+	return keys
+}
+
+func onlyKeys(data map[string][]byte, keys []string) map[string][]byte {
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		if v, ok := data[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// belongsTo reports whether secret belongs to vbc (design.md, "Belonging"): it has
+// a controller owner reference to vbc, or no controller owner reference and the
+// credential label naming vbc. A Secret retained by a deleted VoipbinCredential is
+// therefore adopted by a new one of the same name.
+func belongsTo(secret *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
+	if ref := metav1.GetControllerOfNoCopy(secret); ref != nil {
+		return ref.UID == vbc.UID
+	}
+	return secret.Labels[v1alpha1.LabelCredential] == vbc.Name
+}
+
+// desiredSecret is the managed Secret the operator applies.
+type desiredSecret struct {
+	Data        map[string][]byte
+	Labels      map[string]string
+	Annotations map[string]string
+	// Owned sets a controller owner reference (deletionPolicy Delete).
+	Owned bool
+}
+
+// newDesiredSecret returns the Secret for vbc holding data: the operator's labels
+// and data-hash annotation over secretTemplate's, and an owner reference unless
+// deletionPolicy is Retain.
+func newDesiredSecret(vbc *v1alpha1.VoipbinCredential, data map[string][]byte) desiredSecret {
+	d := desiredSecret{
+		Data:        data,
+		Labels:      map[string]string{},
+		Annotations: map[string]string{},
+		Owned:       vbc.Spec.DeletionPolicy != v1alpha1.DeletionPolicyRetain,
+	}
+	if t := vbc.Spec.SecretTemplate; t != nil {
+		maps.Copy(d.Labels, t.Labels)
+		maps.Copy(d.Annotations, t.Annotations)
+	}
+	d.Labels[v1alpha1.LabelManagedBy] = v1alpha1.FieldManager
+	d.Labels[v1alpha1.LabelCredential] = vbc.Name
+	d.Annotations[v1alpha1.AnnotationDataHash] = dataHash(data)
+	return d
+}
+
+// applyConfiguration returns d as a server-side apply request: data (never
+// stringData), labels, annotations and the owner reference.
+func (d desiredSecret) applyConfiguration(vbc *v1alpha1.VoipbinCredential) *corev1ac.SecretApplyConfiguration {
+	ac := corev1ac.Secret(vbc.Spec.SecretName, vbc.Namespace).
+		WithType(corev1.SecretTypeOpaque).
+		WithLabels(d.Labels).
+		WithAnnotations(d.Annotations).
+		WithData(d.Data)
+	if d.Owned {
+		ac.WithOwnerReferences(metav1ac.OwnerReference().
+			WithAPIVersion(v1alpha1.GroupVersion.String()).
+			WithKind("VoipbinCredential").
+			WithName(vbc.Name).
+			WithUID(vbc.UID).
+			WithController(true).
+			WithBlockOwnerDeletion(true))
+	}
+	return ac
+}
+
+// upToDate reports whether existing already is d, so that no write is needed:
+// same operator data, labels and annotations, nothing left over from an older
+// secretTemplate, and the owner reference as deletionPolicy wants it.
+func (d desiredSecret) upToDate(existing *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
+	if existing == nil {
+		return false
+	}
+	for _, k := range operatorKeys {
+		want, inDesired := d.Data[k]
+		have, inExisting := existing.Data[k]
+		if inDesired != inExisting || !bytes.Equal(want, have) {
+			return false
+		}
+	}
+	if !containsAll(existing.Labels, d.Labels) || !containsAll(existing.Annotations, d.Annotations) {
+		return false
+	}
+	owned := ownedFields(existing)
+	if !subset(owned.labels, d.Labels) || !subset(owned.annotations, d.Annotations) {
+		return false
+	}
+	ref := metav1.GetControllerOfNoCopy(existing)
+	hasOurRef := ref != nil && ref.UID == vbc.UID
+	return hasOurRef == d.Owned
+}
+
+func containsAll(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// subset reports whether every key in keys is in m.
+func subset(keys []string, m map[string]string) bool {
+	return !slices.ContainsFunc(keys, func(k string) bool { _, ok := m[k]; return !ok })
+}
+
+// fieldSet is the labels and annotations the operator's field manager owns.
+type fieldSet struct {
+	labels, annotations []string
+}
+
+// ownedFields reads, from the managed fields of secret, the labels and annotations
+// last applied by the operator: one that is no longer desired (a key removed from
+// secretTemplate) means the Secret must be applied again, which removes it.
+func ownedFields(secret *corev1.Secret) fieldSet {
+	var fs fieldSet
+	for _, mf := range secret.ManagedFields {
+		if mf.Manager != v1alpha1.FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply || mf.FieldsV1 == nil {
+			continue
+		}
+		var fields struct {
+			Metadata struct {
+				Labels      map[string]json.RawMessage `json:"f:labels"`
+				Annotations map[string]json.RawMessage `json:"f:annotations"`
+			} `json:"f:metadata"`
+		}
+		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+			continue
+		}
+		fs.labels = append(fs.labels, fieldNames(fields.Metadata.Labels)...)
+		fs.annotations = append(fs.annotations, fieldNames(fields.Metadata.Annotations)...)
+	}
+	return fs
+}
+
+// fieldNames turns managed-fields keys ("f:team") into names ("team").
+func fieldNames(m map[string]json.RawMessage) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		if len(k) > 2 && k[:2] == "f:" {
+			names = append(names, k[2:])
+		}
+	}
+	return names
+}
