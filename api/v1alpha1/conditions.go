@@ -83,6 +83,10 @@ const (
 	LabelCredential = "credentials.voipbin.net/credential"
 	// AnnotationDataHash holds a hash of the managed Secret's data, to detect hand edits.
 	AnnotationDataHash = "credentials.voipbin.net/data-hash"
+	// AnnotationTokenIssuedAt on the managed Secret records when its token was
+	// obtained (RFC 3339), so that a VoipbinCredential adopting a retained Secret
+	// knows the token's lifetime and schedules its renewal without a new login.
+	AnnotationTokenIssuedAt = "credentials.voipbin.net/token-issued-at"
 	// AnnotationRefreshRequestedAt on a VoipbinCredential asks for a new login and a
 	// re-validation: any value not yet handled (for example the current time) triggers
 	// exactly one.

@@ -63,8 +63,9 @@ type VoipbinCredentialSpec struct {
 	AccessKey *AccessKeySpec `json:"accessKey,omitempty"`
 
 	// renewBefore is how long before the token's expiry the operator logs in again.
-	// Default: one third of the token's lifetime. If it is not shorter than the
-	// lifetime, one third of the lifetime is used instead. At least 1m.
+	// Default: one third of the token's lifetime (VoIPBIN tokens live 7 days, so
+	// about 56h). If it is longer than 90% of the lifetime, one third of the
+	// lifetime is used instead, and TokenReady's message says so. At least 1m.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`

@@ -37,8 +37,15 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 		return partResult{}
 	}
 
+	if st.ExpiresAt == nil {
+		adoptToken(ctx, vbc, existing, in)
+	}
 	stored := storedToken(vbc, existing)
 	refresh := refreshRequested(vbc)
+	// A stored token that went missing (the Secret deleted, or edited by hand) is
+	// replaced by a new login, not by a token shared from memory: deleting the
+	// Secret is how people force a refresh.
+	fresh := refresh || (st.ExpiresAt != nil && !stored.present)
 	changed := st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash
 	inputsNow := strconv.FormatInt(vbc.Generation, 10) + "|" + in.Login.Version + "|" + in.Endpoint.Hash + "|" +
 		vbc.Annotations[v1alpha1.AnnotationRefreshRequestedAt] + "|" + strconv.FormatBool(stored.present)
@@ -68,7 +75,7 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 			Reason: v1alpha1.ReasonUnexpectedResponse, Description: "invalid apiURL"}, now)
 	}
 	tok, sharedCall, err := r.sharing.login(ctx, r.sharing.sharedLoginKey(in.Endpoint, in.Login.Username, in.Login.Password),
-		refresh, now,
+		fresh, now,
 		func(t voipbin.Token) bool {
 			return now.Before(renewalTime(t.IssuedAt, t.ExpiresAt, renewBeforeOf(vbc), vbc.UID).Time)
 		},
@@ -191,4 +198,27 @@ func firstInputError(errs ...*inputError) *inputError {
 		}
 	}
 	return nil
+}
+
+// adoptToken fills an empty status.token from a managed Secret left by a deleted
+// VoipbinCredential of the same name (deletionPolicy Retain): the stored token is
+// used until its renewal, as if this VoipbinCredential had obtained it from the
+// current inputs, instead of logging in again.
+func adoptToken(ctx context.Context, vbc *v1alpha1.VoipbinCredential, existing *corev1.Secret, in inputs) {
+	if !intactFor(existing, vbc) || len(existing.Data[v1alpha1.SecretKeyToken]) == 0 ||
+		string(existing.Data[v1alpha1.SecretKeyAPIURL]) != in.Endpoint.URL {
+		return
+	}
+	expiresAt, err := time.Parse(time.RFC3339, string(existing.Data[v1alpha1.SecretKeyExpiresAt]))
+	if err != nil {
+		return
+	}
+	issuedAt, err := time.Parse(time.RFC3339, existing.Annotations[v1alpha1.AnnotationTokenIssuedAt])
+	if err != nil || !issuedAt.Before(expiresAt) {
+		issuedAt = expiresAt.Add(-voipbin.DefaultTokenLifetime)
+	}
+	st := vbc.Status.Token
+	st.IssuedAt, st.ExpiresAt = metaTime(issuedAt), metaTime(expiresAt)
+	st.LoginSecretVersion, st.EndpointHash = in.Login.Version, in.Endpoint.Hash
+	logf.FromContext(ctx).Info("adopted the token of a retained Secret", "expiresAt", timestamp(expiresAt))
 }

@@ -24,6 +24,10 @@ const (
 	// an input Secret retries at once, so this only catches fixes made elsewhere
 	// (the password reset in VoIPBIN, the account re-enabled) without hammering.
 	permanentRetry = 10 * time.Minute
+	// maxRenewBeforeShare is the largest renewBefore honoured, in percent of the
+	// token's lifetime: a token is kept at least a tenth of its lifetime (minus the
+	// jitter), so that no setting makes the operator log in continuously.
+	maxRenewBeforeShare = 90
 	// renewalJitterFraction is the largest share of a token's lifetime by which a
 	// credential's renewal is moved earlier, so that credentials created together
 	// do not all renew in the same second.
@@ -47,8 +51,10 @@ type renewal struct {
 // renewed: expiresAt - renewBefore (default a third of the lifetime), moved earlier
 // by a jitter of up to renewalJitterFraction of the lifetime that depends only on
 // the credential's UID, and never before issuedAt nor after expiresAt. A
-// renewBefore not shorter than the lifetime is replaced by the default. The result
-// is whole seconds, as it is stored in the status.
+// renewBefore longer than maxRenewBeforeShare percent of the lifetime is replaced
+// by the default: a renewBefore close to the lifetime would renew a token right
+// after getting it, over and over. The result is whole seconds, as it is stored
+// in the status.
 func renewalTime(issuedAt, expiresAt time.Time, renewBefore *time.Duration, uid types.UID) renewal {
 	lifetime := expiresAt.Sub(issuedAt)
 	if lifetime <= 0 {
@@ -57,7 +63,7 @@ func renewalTime(issuedAt, expiresAt time.Time, renewBefore *time.Duration, uid 
 	var r renewal
 	margin := lifetime / 3
 	if renewBefore != nil {
-		if *renewBefore < lifetime {
+		if *renewBefore <= maxRenewBeforeShare*time.Duration(lifetime)/100 {
 			margin = *renewBefore
 		} else {
 			r.RenewBeforeIgnored = true

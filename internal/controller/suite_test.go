@@ -332,3 +332,5 @@ func ctrlConfigUniqueNames() ctrlconfig.Controller {
 	skip := true
 	return ctrlconfig.Controller{SkipNameValidation: &skip}
 }
+
+func keyOf(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }

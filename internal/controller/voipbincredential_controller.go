@@ -162,13 +162,16 @@ func (r *VoipbinCredentialReconciler) applySecret(ctx context.Context, vbc *v1al
 		old = existing.Data
 	}
 	data := map[string][]byte{}
+	issuedAt := ""
 	if vbc.Spec.Login != nil {
 		if t := login.Token; t != nil {
 			data[v1alpha1.SecretKeyToken] = []byte(t.JWT)
 			data[v1alpha1.SecretKeyExpiresAt] = []byte(timestamp(t.ExpiresAt))
+			issuedAt = timestamp(t.IssuedAt)
 		} else if _, ok := old[v1alpha1.SecretKeyToken]; ok {
 			data[v1alpha1.SecretKeyToken] = old[v1alpha1.SecretKeyToken]
 			data[v1alpha1.SecretKeyExpiresAt] = old[v1alpha1.SecretKeyExpiresAt]
+			issuedAt = existing.Annotations[v1alpha1.AnnotationTokenIssuedAt]
 		}
 	}
 	if vbc.Spec.AccessKey != nil {
@@ -187,6 +190,9 @@ func (r *VoipbinCredentialReconciler) applySecret(ctx context.Context, vbc *v1al
 	}
 
 	desired := newDesiredSecret(vbc, data)
+	if issuedAt != "" {
+		desired.Annotations[v1alpha1.AnnotationTokenIssuedAt] = issuedAt
+	}
 	if desired.upToDate(existing, vbc) {
 		return nil
 	}
