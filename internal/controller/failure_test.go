@@ -37,7 +37,7 @@ func TestAPIDownKeepsTokenAndBacksOff(t *testing.T) {
 	if got := string(e.secret("down-out").Data["token"]); got != token {
 		t.Fatal("a failed refresh changed the Secret")
 	}
-	var logins []time.Time // the stand-in answers 503 before it reads the username
+	var logins []time.Time                                  // the stand-in answers 503 before it reads the username
 	for _, r := range e.api.RequestsTo("/auth/login")[1:] { // the first was the good login
 		logins = append(logins, r.Time)
 	}

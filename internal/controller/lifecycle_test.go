@@ -221,4 +221,3 @@ func TestSuspendMakesNoCalls(t *testing.T) {
 		t.Errorf("%d logins after resuming, want exactly one more", n-1)
 	}
 }
-
