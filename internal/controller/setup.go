@@ -32,6 +32,7 @@ import (
 //     its managed Secret), through the metadata-only cache and an index;
 //   - its own schedule (RequeueAfter).
 func (r *VoipbinCredentialReconciler) SetupWithManager(mgr ctrl.Manager, inputSecrets cache.Cache, maxConcurrent int) error {
+	r.InputSecrets = inputSecrets
 	if err := indexCredentials(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}

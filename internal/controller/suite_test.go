@@ -101,6 +101,8 @@ type env struct {
 	c      client.Client
 	logs   *syncBuffer
 	opts   controller.Options
+	mgr    ctrl.Manager
+	rec    *controller.VoipbinCredentialReconciler
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -117,6 +119,7 @@ func newEnv(t *testing.T, tokenLifetime time.Duration, configure ...func(*contro
 	api := voipbintest.New(voipbintest.WithTokenLifetime(tokenLifetime))
 	api.Start()
 	t.Cleanup(api.Close)
+	rememberStandIn(api)
 	e := &env{t: t, ctx: context.Background(), ns: ns, api: api, c: k8sClient, logs: &syncBuffer{}}
 	must(t, k8sClient.Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	allowed, err := controller.ParseAllowedURLs(api.URL())
@@ -150,8 +153,9 @@ func (e *env) startManager() {
 		Controller:             ctrlConfigUniqueNames(),
 	})
 	must(e.t, err)
-	_, err = controller.Setup(mgr, e.opts)
+	rec, err := controller.Setup(mgr, e.opts)
 	must(e.t, err)
+	e.mgr, e.rec = mgr, rec
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
 	go func() {
@@ -200,6 +204,7 @@ func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, 
 // loginSecret creates a login Secret.
 func (e *env) loginSecret(name, username, password string) *corev1.Secret {
 	e.t.Helper()
+	rememberSecret(password)
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
 		Data:       map[string][]byte{"username": []byte(username), "password": []byte(password)},
@@ -211,6 +216,9 @@ func (e *env) loginSecret(name, username, password string) *corev1.Secret {
 // setSecretData replaces one key of a Secret.
 func (e *env) setSecretData(name, key, value string) {
 	e.t.Helper()
+	if key == "password" || key == "accesskey" {
+		rememberSecret(value)
+	}
 	s := e.secret(name)
 	s.Data[key] = []byte(value)
 	must(e.t, e.c.Update(e.ctx, s))
@@ -334,3 +342,34 @@ func ctrlConfigUniqueNames() ctrlconfig.Controller {
 }
 
 func keyOf(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
+
+// Every password, accesskey and token the tests use, for the leak scans.
+var (
+	secretsMu sync.Mutex
+	secrets   []string
+	standIns  []*voipbintest.Server
+)
+
+func rememberSecret(s string) {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	secrets = append(secrets, s)
+}
+
+func rememberStandIn(s *voipbintest.Server) {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	standIns = append(standIns, s)
+}
+
+// knownSecrets returns every password and accesskey the tests used and every
+// token any stand-in issued.
+func knownSecrets() []string {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	out := append([]string(nil), secrets...)
+	for _, s := range standIns {
+		out = append(out, s.IssuedTokens()...)
+	}
+	return out
+}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -38,10 +39,15 @@ type VoipbinCredentialReconciler struct {
 	Clock clock.PassiveClock
 	// AllowedURLs are the API URLs credentials may be sent to.
 	AllowedURLs AllowedURLs
+	// InputSecrets is the metadata-only cache of all Secrets (set by SetupWithManager).
+	InputSecrets cache.Cache
 
 	clients *apiClients
 	sharing *loginSharing
 	memory  *attemptMemory
+	// statusWrites and secretWrites are the versions of the operator's own writes
+	// of each VoipbinCredential's status and managed Secret, by VoipbinCredential.
+	statusWrites, secretWrites *writtenVersions
 }
 
 // NewReconciler returns a reconciler whose VoIPBIN clients follow api.
@@ -57,6 +63,8 @@ func NewReconciler(c client.Client, apiReader, managedSecrets client.Reader, rec
 		clients:        newAPIClients(api),
 		sharing:        newLoginSharing(),
 		memory:         newAttemptMemory(),
+		statusWrites:   newWrittenVersions(),
+		secretWrites:   newWrittenVersions(),
 	}
 }
 
@@ -71,8 +79,15 @@ func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err := r.Get(ctx, req.NamespacedName, vbc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.memory.forget(req.NamespacedName)
+			r.statusWrites.forget(req.NamespacedName)
+			r.secretWrites.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.statusWrites.stale(req.NamespacedName, vbc.ResourceVersion) {
+		// The cache has not seen our last status patch yet. Deciding on the old
+		// status would repeat what was just done; look again in a moment.
+		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
 	}
 	now := r.Clock.Now()
 	original := vbc.DeepCopy()
@@ -120,6 +135,10 @@ func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	return r.requeueAt(ctx, earliest(login.Wake, key.Wake), now), nil
 }
 
+// staleCacheRetry is how soon a reconcile that found the cache behind the
+// operator's own last write looks again: the cache catches up within milliseconds.
+const staleCacheRetry = 250 * time.Millisecond
+
 // errSecretConflict: a Secret named secretName exists and does not belong to the CR.
 var errSecretConflict = errors.New("secret conflict")
 
@@ -132,7 +151,9 @@ func (r *VoipbinCredentialReconciler) managedSecret(ctx context.Context, vbc *v1
 	key := types.NamespacedName{Namespace: vbc.Namespace, Name: vbc.Spec.SecretName}
 	secret := &corev1.Secret{}
 	err := r.ManagedSecrets.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) || (err == nil && r.secretWrites.stale(keyOf(vbc), secret.ResourceVersion)) {
+		// Not in the label-selected cache (maybe someone else's Secret), or the
+		// cache has not seen our last write: ask the API server.
 		err = r.APIReader.Get(ctx, key, secret)
 	}
 	switch {
@@ -196,8 +217,12 @@ func (r *VoipbinCredentialReconciler) applySecret(ctx context.Context, vbc *v1al
 	if desired.upToDate(existing, vbc) {
 		return nil
 	}
-	if err := r.Apply(ctx, desired.applyConfiguration(vbc), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
+	ac := desired.applyConfiguration(vbc)
+	if err := r.Apply(ctx, ac, client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying the managed Secret: %w", err)
+	}
+	if ac.ResourceVersion != nil {
+		r.secretWrites.wrote(keyOf(vbc), *ac.ResourceVersion)
 	}
 	logf.FromContext(ctx).V(1).Info("managed Secret applied", "secret", vbc.Spec.SecretName)
 	vbc.Status.SecretName = vbc.Spec.SecretName
@@ -277,6 +302,7 @@ func (r *VoipbinCredentialReconciler) patchStatus(ctx context.Context, original,
 		}
 		return fmt.Errorf("patching status: %w", err)
 	}
+	r.statusWrites.wrote(keyOf(vbc), vbc.ResourceVersion)
 	return nil
 }
 
