@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -24,6 +25,7 @@ import (
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 	"github.com/voipbin/credential-operator/internal/controller"
+	"github.com/voipbin/credential-operator/internal/logging"
 	"github.com/voipbin/credential-operator/internal/version"
 	"github.com/voipbin/credential-operator/internal/voipbin"
 )
@@ -85,7 +87,9 @@ func main() {
 		fmt.Println(version.Version)
 		return
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	logger := logging.Capped(zap.New(zap.UseFlagOptions(&opts)))
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
 
 	allowed, err := controller.ParseAllowedURLs(allowedURLs)
 	if err != nil {

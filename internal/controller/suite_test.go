@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -30,6 +29,7 @@ import (
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 	"github.com/voipbin/credential-operator/internal/controller"
+	"github.com/voipbin/credential-operator/internal/logging"
 	"github.com/voipbin/credential-operator/internal/testenv"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
 )
@@ -52,7 +52,8 @@ var (
 func TestMain(m *testing.M) {
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
-	logger := zap.New(zap.WriteTo(allLogs), zap.Level(zapcore.Level(-10)))
+	// The production logger (capped as main.go caps it) at the highest verbosity.
+	logger := logging.Capped(zap.New(zap.WriteTo(allLogs), zap.Level(zapcore.Level(-10))))
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
 
@@ -68,6 +69,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if code == 0 {
+		code = scanAllForLeaks()
+	}
 	_ = env.Stop()
 	os.Exit(code)
 }
@@ -141,7 +145,7 @@ func newEnv(t *testing.T, tokenLifetime time.Duration, configure ...func(*contro
 // startManager starts a manager wired exactly as main.go wires it.
 func (e *env) startManager() {
 	e.t.Helper()
-	logger := logr.New(zap.New(zap.WriteTo(io.MultiWriter(allLogs, e.logs)), zap.Level(zapcore.Level(-10))).GetSink()).
+	logger := logging.Capped(zap.New(zap.WriteTo(io.MultiWriter(allLogs, e.logs)), zap.Level(zapcore.Level(-10)))).
 		WithValues("test", e.t.Name())
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
@@ -372,4 +376,30 @@ func knownSecrets() []string {
 		out = append(out, s.IssuedTokens()...)
 	}
 	return out
+}
+
+// scanAllForLeaks scans the logs of every manager of every test, and every event
+// and status in the cluster, for every password, accesskey and token any test
+// used. It runs after all tests, so it sees all of them.
+func scanAllForLeaks() int {
+	events, credentials, err := clusterText(context.Background(), "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "leak scan:", err)
+		return 1
+	}
+	all := knownSecrets()
+	leaks := findLeaks("logs", allLogs.String(), all)
+	leaks = append(leaks, findLeaks("events", events, all)...)
+	leaks = append(leaks, findLeaks("status", credentials, all)...)
+	if len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: secrets leaked across the test run: %v\n", leaks)
+		for _, line := range strings.Split(allLogs.String(), "\n") {
+			if len(findLeaks("", line, all)) > 0 {
+				fmt.Fprintf(os.Stderr, "leaking line: %.300s\n", line)
+			}
+		}
+		return 1
+	}
+	fmt.Printf("leak scan: %d secrets, %d bytes of logs, no leak\n", len(all), len(allLogs.String()))
+	return 0
 }
