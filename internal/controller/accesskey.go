@@ -69,6 +69,10 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 	if err != nil {
 		if wait, ok := deferredBy(err); ok {
 			logf.FromContext(ctx).V(1).Info("accesskey check deferred: the API asked to wait", "wait", wait)
+			if !isTrue(vbc, v1alpha1.ConditionAccessKeyValid) {
+				setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionFalse, v1alpha1.ReasonRateLimited,
+					deferredMessage(now.Add(wait)), now)
+			}
 			return partResult{Wake: now.Add(wait), Deferred: true}
 		}
 		f := classify(err, "accesskey")

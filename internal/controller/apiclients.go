@@ -102,7 +102,7 @@ type AllowedURLs []string
 // ParseAllowedURLs parses a comma-separated list of http(s) URL prefixes.
 func ParseAllowedURLs(list string) (AllowedURLs, error) {
 	var allowed AllowedURLs
-	for _, item := range strings.Split(list, ",") {
+	for i, item := range strings.Split(list, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
@@ -110,8 +110,9 @@ func ParseAllowedURLs(list string) (AllowedURLs, error) {
 		u, err := url.Parse(item)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("allowed API URL %q: must be an http:// or https:// URL with a host "+
-				"and no user info, query or fragment", item)
+			// The item is not quoted: it may hold a password in its user info.
+			return nil, fmt.Errorf("allowed API URL #%d: must be an http:// or https:// URL with a host "+
+				"and no user info, query or fragment", i+1)
 		}
 		allowed = append(allowed, item)
 	}

@@ -85,6 +85,10 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 	if err != nil {
 		if wait, ok := deferredBy(err); ok {
 			logf.FromContext(ctx).V(1).Info("login deferred: the API asked to wait", "wait", wait)
+			if !stored.valid(now) && !isTrue(vbc, v1alpha1.ConditionTokenReady) {
+				setCondition(vbc, v1alpha1.ConditionTokenReady, metav1.ConditionFalse, v1alpha1.ReasonRateLimited,
+					deferredMessage(now.Add(wait)), now)
+			}
 			return partResult{Wake: now.Add(wait), Deferred: true}
 		}
 		return r.loginFailed(ctx, vbc, stored, inputsNow, classify(err, "login"), now)
@@ -221,4 +225,10 @@ func adoptToken(ctx context.Context, vbc *v1alpha1.VoipbinCredential, existing *
 	st.IssuedAt, st.ExpiresAt = metaTime(issuedAt), metaTime(expiresAt)
 	st.LoginSecretVersion, st.EndpointHash = in.Login.Version, in.Endpoint.Hash
 	logf.FromContext(ctx).Info("adopted the token of a retained Secret", "expiresAt", timestamp(expiresAt))
+}
+
+// deferredMessage says that a due call waits for a Retry-After that holds for
+// every worker.
+func deferredMessage(until time.Time) string {
+	return "waiting for the API's Retry-After (HTTP 429 seen by another request) until " + timestamp(until)
 }

@@ -50,7 +50,7 @@ type renewal struct {
 // renewalTime returns when a token issued at issuedAt and expiring at expiresAt is
 // renewed: expiresAt - renewBefore (default a third of the lifetime), moved earlier
 // by a jitter of up to renewalJitterFraction of the lifetime that depends only on
-// the credential's UID, and never before issuedAt nor after expiresAt. A
+// the credential's UID, so always after issuedAt and before expiresAt. A
 // renewBefore longer than maxRenewBeforeShare percent of the lifetime is replaced
 // by the default: a renewBefore close to the lifetime would renew a token right
 // after getting it, over and over. The result is whole seconds, as it is stored
@@ -63,18 +63,15 @@ func renewalTime(issuedAt, expiresAt time.Time, renewBefore *time.Duration, uid 
 	var r renewal
 	margin := lifetime / 3
 	if renewBefore != nil {
-		if *renewBefore <= maxRenewBeforeShare*time.Duration(lifetime)/100 {
+		if *renewBefore <= lifetime/100*maxRenewBeforeShare { // divided first: no overflow for long lifetimes
 			margin = *renewBefore
 		} else {
 			r.RenewBeforeIgnored = true
 		}
 	}
 	jitter := time.Duration(float64(lifetime) * renewalJitterFraction * unitFraction(uid, "renewal"))
-	t := expiresAt.Add(-margin - jitter)
-	if t.Before(issuedAt) {
-		t = issuedAt
-	}
-	r.Time = t.Truncate(time.Second)
+	// margin <= 90% and jitter <= 5% of the lifetime: t is after issuedAt.
+	r.Time = expiresAt.Add(-margin - jitter).Truncate(time.Second)
 	return r
 }
 

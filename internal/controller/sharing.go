@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"sync"
 	"time"
@@ -42,8 +43,10 @@ func newLoginSharing() *loginSharing {
 func (s *loginSharing) sharedLoginKey(ep endpoint, username, password string) string {
 	m := hmac.New(sha256.New, s.secret)
 	for _, part := range []string{ep.URL, boolString(ep.InsecureSkipVerify), string(ep.CAPEM), username, password} {
+		// Length-prefixed: Secret values may hold any byte, so no separator alone
+		// keeps two different logins apart.
+		_ = binary.Write(m, binary.BigEndian, uint64(len(part)))
 		m.Write([]byte(part))
-		m.Write([]byte{0})
 	}
 	return hex.EncodeToString(m.Sum(nil))
 }
