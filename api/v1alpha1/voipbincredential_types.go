@@ -362,7 +362,3 @@ type VoipbinCredentialList struct {
 	// items are the VoipbinCredentials.
 	Items []VoipbinCredential `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&VoipbinCredential{}, &VoipbinCredentialList{})
-}

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +10,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/voipbin"
 )
 
 // reconcileAccessKey keeps spec.accessKey's key validated: it lists the accesskeys
@@ -29,29 +29,14 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 	stored := storedAccessKey(vbc, existing)
 	validated := st.LastValidatedTime != nil
 	sameKey := validated && st.SecretVersion == in.AccessKey.Version && st.EndpointHash == in.Endpoint.Hash
-	lastCheck := timeOf(st.LastValidatedTime)
-	if st.FailedAttempts > 0 && timeOf(st.LastFailureTime).After(lastCheck) {
-		lastCheck = st.LastFailureTime.Time
-	}
 	interval := checkIntervalOf(vbc)
-	inputsNow := strconv.FormatInt(vbc.Generation, 10) + "|" + in.AccessKey.Version + "|" + in.Endpoint.Hash + "|" +
-		vbc.Annotations[v1alpha1.AnnotationRefreshRequestedAt] + "|" + strconv.FormatBool(stored.present)
-
-	// Scheduled checks: every interval, and right after a known expiry.
-	next := timeOf(st.LastValidatedTime).Add(interval)
-	if exp := timeOf(st.ExpiresAt); sameKey && !exp.IsZero() && lastCheck.Before(exp) {
-		next = earliest(next, exp.Add(expiryMargin))
-	}
-
-	var due bool
-	var wake time.Time
-	if prev, ok := r.memory.get(vbc, partAccessKey); ok && prev.inputs == inputsNow {
-		due, wake = !now.Before(prev.notBefore), prev.notBefore
-	} else {
-		due = !sameKey || (validated && !stored.present) || refreshRequested(vbc) || st.FailedAttempts > 0 ||
-			!now.Before(next)
-		wake = next
-	}
+	inputsNow := attemptInputs(vbc, in.AccessKey.Version, in.Endpoint.Hash, stored.present)
+	due, wake := dueCheck{
+		Retry:     r.memory.retry(vbc, partAccessKey, inputsNow),
+		Failing:   st.FailedAttempts > 0,
+		Changed:   !sameKey || (validated && !stored.present) || refreshRequested(vbc),
+		Scheduled: accessKeyCheckTime(st, sameKey, interval),
+	}.isDue(now)
 	if !due {
 		if st.FailedAttempts == 0 && sameKey {
 			setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionTrue, v1alpha1.ReasonValidated,
@@ -68,12 +53,7 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 	info, err := client.ValidateAccessKey(ctx, in.AccessKey.Key)
 	if err != nil {
 		if wait, ok := deferredBy(err); ok {
-			logf.FromContext(ctx).V(1).Info("accesskey check deferred: the API asked to wait", "wait", wait)
-			if !isTrue(vbc, v1alpha1.ConditionAccessKeyValid) {
-				setCondition(vbc, v1alpha1.ConditionAccessKeyValid, metav1.ConditionFalse, v1alpha1.ReasonRateLimited,
-					deferredMessage(now.Add(wait)), now)
-			}
-			return partResult{Wake: now.Add(wait), Deferred: true}
+			return deferred(ctx, vbc, v1alpha1.ConditionAccessKeyValid, sameKey && stored.valid(now), now.Add(wait), now)
 		}
 		f := classify(err, "accesskey")
 		if f.Reason == v1alpha1.ReasonInvalidCredentials && sameKey && st.ExpiresAt != nil && !now.Before(st.ExpiresAt.Time) {
@@ -83,6 +63,13 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 		return r.accessKeyFailed(ctx, vbc, sameKey, stored, inputsNow, f, now)
 	}
 
+	return r.accessKeyValidated(ctx, vbc, in, info, now)
+}
+
+// accessKeyValidated records a successful check and publishes the key.
+func (r *VoipbinCredentialReconciler) accessKeyValidated(ctx context.Context, vbc *v1alpha1.VoipbinCredential,
+	in inputs, info voipbin.AccessKeyInfo, now time.Time) partResult {
+	st := vbc.Status.AccessKey
 	r.memory.succeeded(vbc, partAccessKey)
 	wasValid := isTrue(vbc, v1alpha1.ConditionAccessKeyValid)
 	st.ID, st.Name, st.Prefix = info.ID, info.Name, info.Prefix
@@ -98,11 +85,7 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 	if !wasValid {
 		r.event(vbc, corev1.EventTypeNormal, v1alpha1.EventAccessKeyValidated, "Validate", "%s", accessKeyMessage(st))
 	}
-	wake = st.LastValidatedTime.Add(interval)
-	if st.ExpiresAt != nil && st.ExpiresAt.After(now) {
-		wake = earliest(wake, st.ExpiresAt.Add(expiryMargin))
-	}
-	return partResult{AccessKey: in.AccessKey.Key, Wake: wake}
+	return partResult{AccessKey: in.AccessKey.Key, Wake: accessKeyCheckTime(st, true, checkIntervalOf(vbc))}
 }
 
 // accessKeyFailed records a failed check. A key that was valid and has not

@@ -74,13 +74,8 @@ func (a *apiClients) get(ep endpoint) (*voipbin.Client, error) {
 	return c, nil
 }
 
-// throttle returns the Throttle of apiURL's host.
-func (a *apiClients) throttle(apiURL string) *voipbin.Throttle {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.throttleLocked(apiURL)
-}
-
+// throttleLocked returns the Throttle of apiURL's host, making it on first use.
+// a.mu must be held.
 func (a *apiClients) throttleLocked(apiURL string) *voipbin.Throttle {
 	host := apiURL
 	if u, err := url.Parse(apiURL); err == nil {

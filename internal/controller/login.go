@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,20 +45,15 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 	// replaced by a new login, not by a token shared from memory: deleting the
 	// Secret is how people force a refresh.
 	fresh := refresh || (st.ExpiresAt != nil && !stored.present)
-	changed := st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash
-	inputsNow := strconv.FormatInt(vbc.Generation, 10) + "|" + in.Login.Version + "|" + in.Endpoint.Hash + "|" +
-		vbc.Annotations[v1alpha1.AnnotationRefreshRequestedAt] + "|" + strconv.FormatBool(stored.present)
-
-	var due bool
-	var wake time.Time
+	inputsNow := attemptInputs(vbc, in.Login.Version, in.Endpoint.Hash, stored.present)
 	renew := renewalTime(timeOf(st.IssuedAt), timeOf(st.ExpiresAt), renewBeforeOf(vbc), vbc.UID)
-	if prev, ok := r.memory.get(vbc, partLogin); ok && prev.inputs == inputsNow {
-		// Failing, nothing changed since: wait for the scheduled retry.
-		due, wake = !now.Before(prev.notBefore), prev.notBefore
-	} else {
-		due = !stored.present || changed || refresh || st.FailedAttempts > 0 || !now.Before(renew.Time)
-		wake = renew.Time
-	}
+	due, wake := dueCheck{
+		Retry:   r.memory.retry(vbc, partLogin, inputsNow),
+		Failing: st.FailedAttempts > 0,
+		Changed: !stored.present || refresh ||
+			st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash,
+		Scheduled: renew.Time,
+	}.isDue(now)
 	if !due {
 		if st.FailedAttempts == 0 && stored.valid(now) {
 			st.RenewalTime = metaTime(renew.Time)
@@ -84,12 +78,7 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 		})
 	if err != nil {
 		if wait, ok := deferredBy(err); ok {
-			logf.FromContext(ctx).V(1).Info("login deferred: the API asked to wait", "wait", wait)
-			if !stored.valid(now) && !isTrue(vbc, v1alpha1.ConditionTokenReady) {
-				setCondition(vbc, v1alpha1.ConditionTokenReady, metav1.ConditionFalse, v1alpha1.ReasonRateLimited,
-					deferredMessage(now.Add(wait)), now)
-			}
-			return partResult{Wake: now.Add(wait), Deferred: true}
+			return deferred(ctx, vbc, v1alpha1.ConditionTokenReady, stored.valid(now), now.Add(wait), now)
 		}
 		return r.loginFailed(ctx, vbc, stored, inputsNow, classify(err, "login"), now)
 	}
@@ -227,8 +216,15 @@ func adoptToken(ctx context.Context, vbc *v1alpha1.VoipbinCredential, existing *
 	logf.FromContext(ctx).Info("adopted the token of a retained Secret", "expiresAt", timestamp(expiresAt))
 }
 
-// deferredMessage says that a due call waits for a Retry-After that holds for
-// every worker.
-func deferredMessage(until time.Time) string {
-	return "waiting for the API's Retry-After (HTTP 429 seen by another request) until " + timestamp(until)
+// deferred handles a due call refused on this side because a 429's Retry-After
+// (seen by any worker) still holds: not an attempt, only a wait until until. A
+// credential with nothing usable stored reports RateLimited meanwhile.
+func deferred(ctx context.Context, vbc *v1alpha1.VoipbinCredential, condType string, storedValid bool,
+	until, now time.Time) partResult {
+	logf.FromContext(ctx).V(1).Info("call deferred: the API asked to wait", "condition", condType, "until", timestamp(until))
+	if !storedValid && !isTrue(vbc, condType) {
+		setCondition(vbc, condType, metav1.ConditionFalse, v1alpha1.ReasonRateLimited,
+			"waiting for the API's Retry-After (HTTP 429 seen by another request) until "+timestamp(until), now)
+	}
+	return partResult{Wake: until, Deferred: true}
 }

@@ -65,10 +65,10 @@ func TestLoginWritesManagedSecret(t *testing.T) {
 	var applied bool
 	for _, mf := range s.ManagedFields {
 		if mf.Manager == v1alpha1.FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply &&
-			strings.Contains(string(mf.FieldsV1.Raw), `"f:data"`) {
+			strings.Contains(string(mf.FieldsV1.GetRawBytes()), `"f:data"`) {
 			applied = true
 		}
-		if strings.Contains(string(mf.FieldsV1.Raw), "stringData") {
+		if strings.Contains(string(mf.FieldsV1.GetRawBytes()), "stringData") {
 			t.Errorf("stringData used")
 		}
 	}

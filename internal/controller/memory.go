@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +57,26 @@ func (a *attemptMemory) get(vbc *v1alpha1.VoipbinCredential, p part) (failedAtte
 		return e.parts[p], true
 	}
 	return failedAttempt{}, false
+}
+
+// retry returns the failed attempt of part p remembered with the same inputs as
+// inputs, or nil: no failure, or the inputs changed since.
+func (a *attemptMemory) retry(vbc *v1alpha1.VoipbinCredential, p part, inputs string) *failedAttempt {
+	if prev, ok := a.get(vbc, p); ok && prev.inputs == inputs {
+		return &prev
+	}
+	return nil
+}
+
+// attemptInputs identifies what an attempt depends on: the CR's generation, the
+// input Secret's version, the endpoint, the refresh request, and whether the
+// managed Secret still holds the credential. A failed attempt is retried at
+// once when any of them changes.
+func attemptInputs(vbc *v1alpha1.VoipbinCredential, secretVersion, endpointHash string, storedPresent bool) string {
+	return strings.Join([]string{
+		strconv.FormatInt(vbc.Generation, 10), secretVersion, endpointHash,
+		vbc.Annotations[v1alpha1.AnnotationRefreshRequestedAt], strconv.FormatBool(storedPresent),
+	}, "|")
 }
 
 // failed remembers a failed attempt of part p.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 )
 
 // Timing constants of design.md, "Failures never lose data".
@@ -146,4 +148,43 @@ func earliest(times ...time.Time) time.Time {
 		}
 	}
 	return e
+}
+
+// dueCheck holds what decides whether a credential's next API call is due.
+type dueCheck struct {
+	// Retry is a failed attempt remembered with the same inputs as now, or nil.
+	Retry *failedAttempt
+	// Failing: the last attempt failed, and no attempt with the current inputs
+	// is remembered (after a restart): one attempt is made.
+	Failing bool
+	// Changed: an input changed, the stored credential went missing, or a
+	// refresh was requested.
+	Changed bool
+	// Scheduled is the next scheduled call: the renewal, the periodic check.
+	Scheduled time.Time
+}
+
+// isDue reports whether the call is due at now and, either way, when it is (or
+// was) scheduled. A remembered failure with unchanged inputs waits for its retry
+// time, whatever else wakes the reconciler.
+func (d dueCheck) isDue(now time.Time) (bool, time.Time) {
+	if d.Retry != nil {
+		return !now.Before(d.Retry.notBefore), d.Retry.notBefore
+	}
+	return d.Changed || d.Failing || !now.Before(d.Scheduled), d.Scheduled
+}
+
+// accessKeyCheckTime is when an accesskey is checked next: interval after its
+// last validation, or right after its known expiry if that comes first and no
+// check has run since (sameKey: the status describes the key in the Secret).
+func accessKeyCheckTime(st *v1alpha1.AccessKeyStatus, sameKey bool, interval time.Duration) time.Time {
+	next := timeOf(st.LastValidatedTime).Add(interval)
+	lastCheck := timeOf(st.LastValidatedTime)
+	if st.FailedAttempts > 0 && timeOf(st.LastFailureTime).After(lastCheck) {
+		lastCheck = st.LastFailureTime.Time
+	}
+	if exp := timeOf(st.ExpiresAt); sameKey && !exp.IsZero() && lastCheck.Before(exp) {
+		next = earliest(next, exp.Add(expiryMargin))
+	}
+	return next
 }

@@ -195,7 +195,7 @@ func ownedFields(secret *corev1.Secret) fieldSet {
 				Annotations map[string]json.RawMessage `json:"f:annotations"`
 			} `json:"f:metadata"`
 		}
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			continue
 		}
 		fs.labels = append(fs.labels, fieldNames(fields.Metadata.Labels)...)

@@ -386,8 +386,8 @@ func appliedSecret(d desiredSecret, vbc *v1alpha1.VoipbinCredential) *corev1.Sec
 			ManagedFields: []metav1.ManagedFieldsEntry{{
 				Manager: v1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1",
 				FieldsType: "FieldsV1",
-				FieldsV1: &metav1.FieldsV1{Raw: managedFieldsJSON(
-					slices.Collect(maps.Keys(d.Labels)), slices.Collect(maps.Keys(d.Annotations)))},
+				FieldsV1: metav1.NewFieldsV1(string(managedFieldsJSON(
+					slices.Collect(maps.Keys(d.Labels)), slices.Collect(maps.Keys(d.Annotations))))),
 			}},
 		},
 		Type: corev1.SecretTypeOpaque,
@@ -502,7 +502,7 @@ func TestUpToDate(t *testing.T) {
 				s.ManagedFields = append(s.ManagedFields, metav1.ManagedFieldsEntry{
 					Manager: "kubectl-label", Operation: metav1.ManagedFieldsOperationUpdate,
 					FieldsType: "FieldsV1",
-					FieldsV1:   &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:added-by-kubectl":{}}}}`)}})
+					FieldsV1:   metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:added-by-kubectl":{}}}}`)})
 				return s
 			}, want: true},
 		{name: "a template label was removed from the spec",
@@ -520,7 +520,7 @@ func TestUpToDate(t *testing.T) {
 				s.ManagedFields = append(s.ManagedFields, metav1.ManagedFieldsEntry{
 					Manager: v1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
 					FieldsType: "FieldsV1",
-					FieldsV1:   &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)}})
+					FieldsV1:   metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)})
 				return s
 			}, want: false},
 		{name: "a template annotation was removed from the spec",
@@ -539,7 +539,7 @@ func TestUpToDate(t *testing.T) {
 				s.ManagedFields = append(s.ManagedFields, metav1.ManagedFieldsEntry{
 					Manager: "helm", Operation: metav1.ManagedFieldsOperationApply,
 					FieldsType: "FieldsV1",
-					FieldsV1:   &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)}})
+					FieldsV1:   metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)})
 				return s
 			}, want: true},
 		{name: "Delete wanted, no owner reference (was Retain)",
@@ -577,7 +577,7 @@ func TestOwnedFields(t *testing.T) {
 	entry := func(manager string, op metav1.ManagedFieldsOperationType, raw string) metav1.ManagedFieldsEntry {
 		e := metav1.ManagedFieldsEntry{Manager: manager, Operation: op, FieldsType: "FieldsV1"}
 		if raw != "" {
-			e.FieldsV1 = &metav1.FieldsV1{Raw: []byte(raw)}
+			e.FieldsV1 = metav1.NewFieldsV1(raw)
 		}
 		return e
 	}

@@ -72,7 +72,7 @@ func setAllFalse(vbc *v1alpha1.VoipbinCredential, reason, message string, now ti
 // a refresh is failing, else Ready.
 func setReady(vbc *v1alpha1.VoipbinCredential, now time.Time) {
 	types := partConditions(vbc)
-	var parts []*metav1.Condition
+	parts := make([]*metav1.Condition, 0, len(types))
 	for _, t := range types {
 		c := meta.FindStatusCondition(vbc.Status.Conditions, t)
 		if c == nil {

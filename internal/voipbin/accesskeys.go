@@ -235,7 +235,8 @@ func accessKeyProblem(key string) string {
 	for i := 0; i < len(key); i++ {
 		b := key[i]
 		if b <= ' ' || b >= 0x7f || b == '"' || b == ',' || b == ';' || b == '\\' {
-			return fmt.Sprintf("the accesskey holds a character not allowed in a cookie at position %d (whitespace, a control character, a quote, a comma, a semicolon or a backslash)", i+1)
+			return fmt.Sprintf("the accesskey holds a character not allowed in a cookie at position %d "+
+				"(whitespace, a control character, a quote, a comma, a semicolon or a backslash)", i+1)
 		}
 	}
 	return ""

@@ -153,7 +153,7 @@ func TestValidateAccessKeyPagingSafety(t *testing.T) {
 			body := `{"result":[` + strings.Join(entries, ",") + `],"next_page_token":%q}`
 			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				p := pages.Add(1)
-				fmt.Fprintf(w, body, tc.token(p))
+				_, _ = fmt.Fprintf(w, body, tc.token(p))
 			}))
 			t.Cleanup(hs.Close)
 			c := newClient(t, hs.URL, voipbin.Options{Throttle: voipbin.NewThrottle(0, 0, 0, 0)})

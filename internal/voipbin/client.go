@@ -271,7 +271,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		c.observe(req.operation, ObservedCodeError, time.Since(start))
 		return nil, c.classifyTransportError(ctx, reqCtx, req.operation, endpoint, err)
 	}
-	defer httpResp.Body.Close()
+	defer func() { _ = httpResp.Body.Close() }()
 	// Read one byte more than the cap to tell "exactly the cap" from "more".
 	data, readErr := io.ReadAll(io.LimitReader(httpResp.Body, MaxBodyBytes+1))
 	duration := time.Since(start)

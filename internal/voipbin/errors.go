@@ -221,7 +221,8 @@ func (e *ThrottledError) Error() string {
 	if e.ServerRequested {
 		return fmt.Sprintf("voipbin %s %s: not sent: the API asked to wait, %s left", e.Operation, e.Endpoint, e.RetryAfter)
 	}
-	return fmt.Sprintf("voipbin %s %s: not sent: client-side rate limit needs %s, more than the deadline allows", e.Operation, e.Endpoint, e.RetryAfter)
+	return fmt.Sprintf("voipbin %s %s: not sent: client-side rate limit needs %s, more than the deadline allows",
+		e.Operation, e.Endpoint, e.RetryAfter)
 }
 
 // TransportError is a call that got no usable HTTP answer: DNS, connection

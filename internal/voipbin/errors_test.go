@@ -286,7 +286,7 @@ func failureCases() []failureCase {
 					sc.t.Fatal(err)
 				}
 				addr := ln.Addr().String()
-				ln.Close()
+				_ = ln.Close()
 				_, err = newClient(sc.t, "http://"+addr, voipbin.Options{}).Login(context.Background(), testUser, testPassword)
 				return err
 			},

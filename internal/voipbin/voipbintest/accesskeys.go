@@ -10,8 +10,6 @@ import (
 )
 
 const (
-	// accessKeysPath is the accesskey collection.
-	accessKeysPath = "/v1.0/accesskeys"
 	// maxPageSize is the server's largest page; larger asks are clamped.
 	maxPageSize = 100
 	// prefixLength is the length of token_prefix.
@@ -342,7 +340,7 @@ func isUUID(s string) bool {
 				return false
 			}
 		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 				return false
 			}
 		}

@@ -62,7 +62,7 @@ func send(t *testing.T, s *voipbintest.Server, c call) answer {
 	if err != nil {
 		t.Fatalf("%s %s: %v", c.method, c.path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +217,9 @@ func TestExpireFormats(t *testing.T) {
 		s := newStandIn(t, voipbintest.WithClock(func() time.Time { return now }), voipbintest.WithTokenLifetime(time.Hour))
 		s.SetExpireFormat(tc.format)
 		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(mustLogin(t, s), ".")[1])
-		if !strings.HasSuffix(string(payload), "},"+tc.want+"}") && !(tc.want == "}" && strings.HasSuffix(string(payload), "}}")) {
+		endsRight := strings.HasSuffix(string(payload), "},"+tc.want+"}") ||
+			(tc.want == "}" && strings.HasSuffix(string(payload), "}}"))
+		if !endsRight {
 			t.Errorf("format %d: claims %s, want them to end with %s", tc.format, payload, tc.want)
 		}
 		if strings.Contains(string(payload), `"iat"`) || strings.Contains(string(payload), `"sub"`) {
@@ -598,7 +600,7 @@ func TestFaults(t *testing.T) {
 	s.InjectFault("/ping", voipbintest.Fault{Reset: true})
 	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // a reused connection would be retried
 	if resp, err := fresh.Get(s.URL() + "/ping"); err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Errorf("reset: got an answer %d", resp.StatusCode)
 	}
 	// A hang ends when the client gives up; nothing is answered.
@@ -607,7 +609,7 @@ func TestFaults(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/ping", nil)
 	if resp, err := fresh.Do(req); err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Errorf("hang: got an answer %d", resp.StatusCode)
 	}
 
