@@ -20,12 +20,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 	"github.com/voipbin/credential-operator/internal/controller"
 	"github.com/voipbin/credential-operator/internal/logging"
+	"github.com/voipbin/credential-operator/internal/metrics"
 	"github.com/voipbin/credential-operator/internal/version"
 	"github.com/voipbin/credential-operator/internal/voipbin"
 )
@@ -130,6 +132,13 @@ func main() {
 		os.Exit(1)
 	}
 
+	apiObserver, err := metrics.NewAPIObserver(ctrlmetrics.Registry)
+	if err != nil {
+		setupLog.Error(err, "unable to register the API metrics")
+		os.Exit(1)
+	}
+	ctrlmetrics.Registry.MustRegister(metrics.NewCredentialCollector(mgr.GetCache()))
+
 	if _, err := controller.Setup(mgr, controller.Options{
 		AllowedURLs:             allowed,
 		WatchNamespaces:         namespaces,
@@ -138,6 +147,7 @@ func main() {
 			Timeout:  apiTimeout,
 			LoginQPS: loginQPS, LoginBurst: loginBurst,
 			APIQPS: apiQPS, APIBurst: apiBurst,
+			Observer: apiObserver,
 		},
 	}); err != nil {
 		setupLog.Error(err, "unable to set up the controller")
