@@ -22,15 +22,18 @@ import (
 // takes microseconds unless the cache has not started yet.
 const scrapeTimeout = 5 * time.Second
 
+// credentialLabels are the labels of the per-VoipbinCredential series.
+var credentialLabels = []string{"namespace", "name"}
+
 var (
 	tokenExpiration = prometheus.NewDesc("voipbin_credential_token_expiration_timestamp_seconds",
-		"When the stored login token of a VoipbinCredential expires (Unix time).", []string{"namespace", "name"}, nil)
+		"When the stored login token of a VoipbinCredential expires (Unix time).", credentialLabels, nil)
 	tokenRenewal = prometheus.NewDesc("voipbin_credential_token_renewal_timestamp_seconds",
-		"When the next login of a VoipbinCredential is scheduled (Unix time).", []string{"namespace", "name"}, nil)
+		"When the next login of a VoipbinCredential is scheduled (Unix time).", credentialLabels, nil)
 	accessKeyExpiration = prometheus.NewDesc("voipbin_credential_accesskey_expiration_timestamp_seconds",
-		"When the accesskey of a VoipbinCredential expires (Unix time).", []string{"namespace", "name"}, nil)
+		"When the accesskey of a VoipbinCredential expires (Unix time).", credentialLabels, nil)
 	ready = prometheus.NewDesc("voipbin_credential_ready",
-		"1 when the VoipbinCredential's Ready condition is True, else 0.", []string{"namespace", "name"}, nil)
+		"1 when the VoipbinCredential's Ready condition is True, else 0.", credentialLabels, nil)
 )
 
 // CredentialCollector computes the per-VoipbinCredential series at scrape time.
