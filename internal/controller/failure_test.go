@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
@@ -138,4 +140,74 @@ func TestManagedSecretRestored(t *testing.T) {
 	if n := len(e.logins("restore@example.com")); n != 3 {
 		t.Errorf("%d logins after the restore settled, want 3", n)
 	}
+}
+
+// TestSecretWriteFailureKeepsStatusHonest makes the API server refuse the managed
+// Secret (a ValidatingAdmissionPolicy): the status must not describe a token the
+// Secret does not hold. Once the Secret can be written, the token obtained earlier
+// is stored without a second login.
+func TestSecretWriteFailureKeepsStatusHonest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 7*24*time.Hour)
+	e.api.AddAgent("refused@example.com", "pw-refused", "")
+	e.loginSecret("login", "refused@example.com", "pw-refused")
+	name := e.ns + "-refuse-secret"
+	fail := admissionregistrationv1.Fail
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{"CREATE", "UPDATE"},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"secrets"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "object.metadata.name != 'refused-out'"}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": e.ns}}},
+		},
+	}
+	must(t, e.c.Create(e.ctx, policy))
+	must(t, e.c.Create(e.ctx, binding))
+	// The policy takes a moment to be enforced: wait until it refuses a probe.
+	e.eventually(10*time.Second, "the policy enforced", func() (bool, string) {
+		probe := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "refused-out", Namespace: e.ns}}
+		err := e.c.Create(e.ctx, probe)
+		if err == nil {
+			_ = e.c.Delete(e.ctx, probe)
+			return false, "admitted"
+		}
+		return true, ""
+	})
+
+	e.credential("refused", withLogin("login"))
+	e.eventually(10*time.Second, "a login", func() (bool, string) {
+		return len(e.logins("refused@example.com")) >= 1, "no login yet"
+	})
+	time.Sleep(2 * time.Second)
+	if e.secret("refused-out") != nil {
+		t.Fatal("the policy did not stop the Secret: the test proves nothing")
+	}
+	if st := e.get("refused").Status.Token; st != nil && st.ExpiresAt != nil {
+		t.Errorf("status.token.expiresAt %s for a token no Secret holds", st.ExpiresAt)
+	}
+
+	must(t, e.c.Delete(e.ctx, binding))
+	e.waitReady("refused", 60*time.Second)
+	if n := len(e.logins("refused@example.com")); n != 1 {
+		t.Errorf("%d logins, want 1: the token obtained earlier is reused", n)
+	}
+	s := e.secret("refused-out")
+	if st := e.get("refused").Status.Token; st.ExpiresAt == nil || string(s.Data["expiresAt"]) != st.ExpiresAt.UTC().Format(time.RFC3339) {
+		t.Errorf("status.token.expiresAt %v, Secret expiresAt %s", st.ExpiresAt, s.Data["expiresAt"])
+	}
+	must(t, e.c.Delete(e.ctx, policy))
 }

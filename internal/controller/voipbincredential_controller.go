@@ -126,6 +126,10 @@ func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		key = r.reconcileAccessKey(ctx, vbc, in, existing, now)
 	}
 	if err := r.applySecret(ctx, vbc, existing, in.Endpoint, login, key); err != nil {
+		// The Secret does not hold what the new status would describe (a token it
+		// does not have, a renewal far away): keep the old status and let the
+		// workqueue retry. A retried login reuses the token just obtained.
+		vbc.Status = *original.Status.DeepCopy()
 		return ctrl.Result{}, err
 	}
 	if refreshRequested(vbc) && !login.Deferred && !key.Deferred {
