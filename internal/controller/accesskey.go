@@ -108,13 +108,7 @@ func (r *VoipbinCredentialReconciler) accessKeyFailed(ctx context.Context, vbc *
 			validUntil = nil // valid, expiry unknown: plain backoff
 		}
 	}
-	var wake time.Time
-	if delay, ok := retryDelay(f.Kind, st.FailedAttempts, f.RetryAfter, validUntil, now, vbc.UID); ok {
-		wake = now.Add(delay)
-	}
-	if validUntil != nil && f.Kind != failureTransient && validUntil.Before(wake) {
-		wake = validUntil.Add(expiryMargin)
-	}
+	wake := nextAttempt(f, st.FailedAttempts, validUntil, now, vbc.UID)
 	r.memory.failed(vbc, partAccessKey, inputsNow, wake)
 
 	logf.FromContext(ctx).Info("accesskey check failed", "reason", f.Reason, "failedAttempts", st.FailedAttempts,

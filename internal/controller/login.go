@@ -116,14 +116,7 @@ func (r *VoipbinCredentialReconciler) loginFailed(ctx context.Context, vbc *v1al
 	if stored.valid(now) {
 		validUntil = &stored.expiresAt
 	}
-	var wake time.Time
-	if delay, ok := retryDelay(f.Kind, st.FailedAttempts, f.RetryAfter, validUntil, now, vbc.UID); ok {
-		wake = now.Add(delay)
-		if validUntil != nil && f.Kind != failureTransient && validUntil.Before(wake) {
-			// Wake at the expiry to report it.
-			wake = validUntil.Add(expiryMargin)
-		}
-	}
+	wake := nextAttempt(f, st.FailedAttempts, validUntil, now, vbc.UID)
 	r.memory.failed(vbc, partLogin, inputsNow, wake)
 
 	logf.FromContext(ctx).Info("login failed", "reason", f.Reason, "failedAttempts", st.FailedAttempts,

@@ -125,6 +125,23 @@ func retryDelay(kind failureKind, attempts int32, retryAfter time.Duration, vali
 	return max(d, retryAfter), true
 }
 
+// nextAttempt returns when a credential whose attempt failed with f (the
+// attempts-th failure in a row) is tried again, or the zero time for a failure
+// only a change can fix. A permanent failure of a credential still valid until
+// validUntil is retried just after that expiry if it comes first, so that the
+// expiry is reported when it happens.
+func nextAttempt(f failure, attempts int32, validUntil *time.Time, now time.Time, uid types.UID) time.Time {
+	delay, ok := retryDelay(f.Kind, attempts, f.RetryAfter, validUntil, now, uid)
+	if !ok {
+		return time.Time{}
+	}
+	wake := now.Add(delay)
+	if validUntil != nil && f.Kind != failureTransient && validUntil.Before(wake) {
+		wake = validUntil.Add(expiryMargin)
+	}
+	return wake
+}
+
 // unitFraction returns a number in [0, 1) that depends only on its arguments: the
 // deterministic jitter of one credential.
 func unitFraction(uid types.UID, salt string, n ...int32) float64 {

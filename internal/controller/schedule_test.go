@@ -430,3 +430,39 @@ func TestEarliest(t *testing.T) {
 		})
 	}
 }
+
+func TestNextAttempt(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	uid := types.UID("next-attempt")
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	for _, tc := range []struct {
+		name       string
+		f          failure
+		attempts   int32
+		validUntil *time.Time
+		want       time.Time
+	}{
+		{"needs a change: no timer", failure{Kind: failureNeedsChange}, 1, nil, time.Time{}},
+		{"permanent, nothing stored: 10 minutes", failure{Kind: failurePermanent}, 1, nil, now.Add(permanentRetry)},
+		{"permanent, valid for an hour: 10 minutes", failure{Kind: failurePermanent}, 3, at(time.Hour), now.Add(permanentRetry)},
+		{"permanent, expiring in 2 minutes: just after the expiry", failure{Kind: failurePermanent}, 1, at(2 * time.Minute),
+			now.Add(2*time.Minute + expiryMargin)},
+		{"permanent, Retry-After longer than 10 minutes", failure{Kind: failurePermanent, RetryAfter: time.Hour}, 1, nil,
+			now.Add(time.Hour)},
+		{"transient, expiring in 20 s: half the time left, not after the expiry", failure{Kind: failureTransient}, 5,
+			at(20 * time.Second), now.Add(10 * time.Second)},
+		{"transient, Retry-After wins over the half", failure{Kind: failureTransient, RetryAfter: 15 * time.Second}, 1,
+			at(20 * time.Second), now.Add(15 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := nextAttempt(tc.f, tc.attempts, tc.validUntil, now, uid); !got.Equal(tc.want) {
+				t.Errorf("nextAttempt = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	// The first transient retry is about 5 s (±20%).
+	got := nextAttempt(failure{Kind: failureTransient}, 1, nil, now, uid).Sub(now)
+	if got < 4*time.Second || got > 6*time.Second {
+		t.Errorf("first transient retry after %s", got)
+	}
+}
