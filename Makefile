@@ -50,7 +50,7 @@ envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source i
 	@hack/envtest.sh >/dev/null
 
 .PHONY: test
-test: verify-generated fmt vet envtest ## Run every test (unit, fuzz seeds, envtest) with the race detector.
+test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz seeds, envtest) with the race detector.
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 20m ./... -coverprofile cover.out
 
 .PHONY: lint
@@ -80,10 +80,19 @@ docker-push: ## Push the manager image.
 	$(CONTAINER_TOOL) push ${IMG}
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write dist/install.yaml: CRD, RBAC, Deployment and metrics Service.
-	mkdir -p dist
-	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
-	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+build-installer: manifests generate kustomize ## Write dist/install.yaml: namespace, CRD, RBAC, Deployment and metrics Service.
+	KUSTOMIZE="$(KUSTOMIZE)" hack/build-installer.sh "$(IMG)" dist/install.yaml
+
+##@ Demo
+
+# DEMO_DIR holds the demo's kubeconfig and the operator's log.
+DEMO_DIR ?= $(LOCALBIN)/demo
+
+.PHONY: demo
+demo: envtest ## Run the operator with a local control plane, the VoIPBIN stand-in and the samples; Ctrl-C stops all. DEMO_ONCE=1 exits once Ready.
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager .
+	go build -o "$(LOCALBIN)/voipbin-demo" ./hack/demo
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-demo" --dir "$(DEMO_DIR)" $(if $(filter-out 0 false,$(DEMO_ONCE)),--once)
 
 ##@ Deployment
 
