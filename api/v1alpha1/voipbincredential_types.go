@@ -323,6 +323,9 @@ type AccessKeyStatus struct {
 	LastFailureMessage string `json:"lastFailureMessage,omitempty"`
 }
 
+// The expiry and renewal columns are strings (RFC 3339), not dates: kubectl prints a
+// date column as an age, and an age in the future as <invalid>.
+
 // VoipbinCredential keeps a VoIPBIN login token and/or accesskey, known to work, in a Secret.
 //
 // +kubebuilder:object:root=true
@@ -331,9 +334,9 @@ type AccessKeyStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.spec.secretName`
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.token.expiresAt`
-// +kubebuilder:printcolumn:name="Renewal",type=date,JSONPath=`.status.token.renewalTime`,priority=1
-// +kubebuilder:printcolumn:name="AccessKey Expires",type=date,JSONPath=`.status.accessKey.expiresAt`,priority=1
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.token.expiresAt`
+// +kubebuilder:printcolumn:name="Renewal",type=string,JSONPath=`.status.token.renewalTime`,priority=1
+// +kubebuilder:printcolumn:name="AccessKey Expires",type=string,JSONPath=`.status.accessKey.expiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type VoipbinCredential struct {
 	metav1.TypeMeta `json:",inline"`
