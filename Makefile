@@ -94,6 +94,32 @@ demo: envtest ## Run the operator with a local control plane, the VoIPBIN stand-
 	go build -o "$(LOCALBIN)/voipbin-demo" ./hack/demo
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-demo" --dir "$(DEMO_DIR)" $(if $(filter-out 0 false,$(DEMO_ONCE)),--once)
 
+##@ Benchmark
+
+# BENCH_ARGS are the benchmark's flags (go run ./hack/bench --help lists them). A quick run:
+#   make bench BENCH_ARGS="--crs 100 --shared-crs 100 --unrelated-secrets 1000 --quiet 10s --restart-window 10s --mem-window 10s"
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: envtest ## Run the scale benchmark (envtest, the rate-limited VoIPBIN stand-in, bin/manager); prints the table, writes out/bench.json.
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager .
+	go build -o "$(LOCALBIN)/voipbin-bench" ./hack/bench
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-bench" $(BENCH_ARGS)
+
+##@ Reliability
+
+# SOAK_ARGS are the soak's flags (go run ./hack/soak --help lists them); the
+# report prints the ones that replay a run, e.g.
+#   make soak SOAK_ARGS="--seed 7 --duration 3m --crs 50"
+SOAK_ARGS ?=
+# SOAK_DIR holds the managers' logs and report.txt of the last run.
+SOAK_DIR ?= $(LOCALBIN)/soak
+
+.PHONY: soak
+soak: build envtest ## Run the reliability soak (~12 min): faults, restarts, leader hand-overs between two managers; exits 1 if an invariant breaks.
+	go build -o "$(LOCALBIN)/voipbin-soak" ./hack/soak
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-soak" --manager bin/manager --dir "$(SOAK_DIR)" $(SOAK_ARGS)
+
 ##@ Deployment
 
 ifndef ignore-not-found

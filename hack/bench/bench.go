@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/testenv"
+	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+)
+
+// Namespaces of the benchmark's objects.
+const (
+	nsDistinct        = "bench-distinct"
+	nsShared          = "bench-shared"
+	nsUnrelatedPrefix = "bench-unrelated-"
+)
+
+// Client-side limits of the benchmark's own client: high enough that creating
+// thousands of objects is not what the run waits for (the API server's own
+// priority and fairness still protects it).
+const (
+	benchClientQPS   = 200
+	benchClientBurst = 400
+)
+
+// bench is everything a run started, and what the scenarios share.
+type bench struct {
+	o   options
+	rep *report
+	out console
+
+	crds, assets, managerBin, dir string
+	kubeconfig, logPath           string
+
+	api       *voipbintest.Server
+	apiURL    string
+	apiSrv    *http.Server
+	env       *envtest.Environment
+	cfg       *rest.Config
+	c         client.Client
+	kube      kubernetes.Interface
+	tracker   *readyTracker
+	stopTrack context.CancelFunc
+	log       *os.File
+	mgr       *managerProcess
+	starts    int
+
+	apiServerVersion string
+	// distinctWrites are the API server's writes over scenario 1, for scenario 6.
+	distinctWrites writeCounts
+}
+
+func newBench(o options, rep *report, out console) (*bench, error) {
+	root, err := filepath.Abs(o.root)
+	if err != nil {
+		return nil, err
+	}
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{
+		o: o, rep: rep, out: out,
+		crds:       filepath.Join(root, "config", "crd", "bases"),
+		assets:     assets,
+		managerBin: resolve(root, o.manager),
+		dir:        resolve(root, o.dir),
+	}
+	if _, err := os.Stat(b.managerBin); err != nil {
+		return nil, fmt.Errorf("no manager binary (make bench builds it): %w", err)
+	}
+	if err := os.MkdirAll(b.dir, 0o700); err != nil {
+		return nil, err
+	}
+	b.kubeconfig = filepath.Join(b.dir, "kubeconfig")
+	b.logPath = filepath.Join(b.dir, "manager.log")
+	return b, nil
+}
+
+// resolve returns p, relative to root unless absolute.
+func resolve(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
+}
+
+// start starts the stand-in, the control plane and the Ready tracker, and
+// creates the namespaces. The manager is started by the first scenario.
+func (b *bench) start(ctx context.Context) error {
+	if err := b.startStandIn(); err != nil {
+		return err
+	}
+	b.out.printf("VoIPBIN stand-in on %s, rate limits on (/auth/* 10/s burst 20 per client IP)", b.apiURL)
+
+	started := time.Now()
+	b.env = &envtest.Environment{
+		CRDDirectoryPaths:     []string{b.crds},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: b.assets,
+	}
+	cfg, err := b.env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the control plane from %s: %w", b.assets, err)
+	}
+	b.cfg = cfg
+	if err := b.connect(); err != nil {
+		return err
+	}
+	b.out.printf("control plane %s (kube-apiserver %s) up in %s", cfg.Host, b.apiServerVersion,
+		time.Since(started).Round(100*time.Millisecond))
+
+	log, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	b.log = log
+
+	namespaces := []string{nsDistinct, nsShared}
+	for i := range b.o.unrelatedNamespaces {
+		namespaces = append(namespaces, fmt.Sprintf("%s%d", nsUnrelatedPrefix, i))
+	}
+	for _, ns := range namespaces {
+		if err := b.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return fmt.Errorf("creating namespace %s: %w", ns, err)
+		}
+	}
+
+	trackCtx, cancel := context.WithCancel(context.Background())
+	b.stopTrack = cancel
+	b.tracker, err = startReadyTracker(trackCtx, ctx, b.cfg, b.c.Scheme(), []string{nsDistinct, nsShared})
+	return err
+}
+
+// connect makes the clients and the manager's kubeconfig (a system:masters
+// user, as the operator's RBAC is not what this measures).
+func (b *bench) connect() error {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	cfg := rest.CopyConfig(b.cfg)
+	cfg.QPS, cfg.Burst = benchClientQPS, benchClientBurst
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	b.c = c
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	b.kube = kube
+	if v, err := kube.Discovery().ServerVersion(); err == nil {
+		b.apiServerVersion = v.GitVersion
+	}
+
+	user, err := b.env.ControlPlane.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("adding the manager's user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(b.kubeconfig, kubeconfig, 0o600)
+}
+
+// startStandIn serves the stand-in on a free loopback port with VoIPBIN's rate
+// limits switched on.
+func (b *bench) startStandIn() error {
+	b.api = voipbintest.New(voipbintest.WithRateLimits(true))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening for the stand-in: %w", err)
+	}
+	b.apiSrv = &http.Server{Handler: b.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = b.apiSrv.Serve(ln) }()
+	b.apiURL = "http://" + ln.Addr().String()
+	return nil
+}
+
+// close stops everything start and the scenarios started, the manager first
+// (it talks to the API server and the stand-in), and reports the first error.
+func (b *bench) close() error {
+	var errs []error
+	if b.mgr != nil {
+		if _, err := b.mgr.stop(); err != nil {
+			errs = append(errs, err)
+		}
+		b.mgr = nil
+	}
+	if b.stopTrack != nil {
+		b.stopTrack()
+	}
+	if b.env != nil {
+		if err := b.env.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stopping the control plane: %w", err))
+		}
+	}
+	if b.apiSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = b.apiSrv.Shutdown(ctx)
+		cancel()
+	}
+	if b.log != nil {
+		_ = b.log.Close()
+	}
+	_ = os.Remove(b.kubeconfig)
+	b.out.printf("stopped the manager, the control plane and the stand-in; the manager's log is %s", b.logPath)
+	return errors.Join(errs...)
+}
+
+// parallel calls f(ctx, i) for i in [0, n) on b.o.workers goroutines, and
+// returns the first error (which stops the rest) or ctx's.
+func (b *bench) parallel(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for range min(b.o.workers, max(n, 1)) {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// credential is a VoipbinCredential against the stand-in with a login from
+// the Secret loginSecret.
+func (b *bench) credential(ns, name, loginSecret string) *v1alpha1.VoipbinCredential {
+	return &v1alpha1.VoipbinCredential{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.VoipbinCredentialSpec{
+			APIURL:     b.apiURL,
+			SecretName: name + "-token",
+			Login:      &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: loginSecret}},
+		},
+	}
+}
+
+// loginSecret is a login Secret with username and password.
+func loginSecret(ns, name, username, password string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Data:       map[string][]byte{"username": []byte(username), "password": []byte(password)},
+	}
+}

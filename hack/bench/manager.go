@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	// managerStopTimeout is how long the manager gets to exit after SIGTERM
+	// before it is killed: without leader election it stops within a second.
+	managerStopTimeout = 30 * time.Second
+	// managerStartTimeout bounds the wait for the manager's metrics endpoint.
+	managerStartTimeout = 30 * time.Second
+	// scrapeTimeout bounds one scrape of the manager's metrics.
+	scrapeTimeout = 10 * time.Second
+)
+
+// managerProcess is the manager binary running as a child process, in its own
+// process group, with its output appended to the benchmark's manager log.
+type managerProcess struct {
+	cmd        *exec.Cmd
+	metricsURL string
+	startedAt  time.Time
+	// exited is closed when the process has exited; err is then its exit error.
+	exited chan struct{}
+	err    error
+	http   *http.Client
+}
+
+// startManager starts the manager against the control plane and the stand-in
+// and waits until its metrics endpoint answers. startedAt is taken just before
+// the process starts: the benchmark's times count the manager's own start-up.
+func (b *bench) startManager(ctx context.Context) (*managerProcess, error) {
+	metricsAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	probeAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	b.starts++
+	_, _ = fmt.Fprintf(b.log, "\n=== bench: manager start #%d at %s ===\n", b.starts, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(b.managerBin,
+		"--kubeconfig="+b.kubeconfig,
+		"--leader-elect=false",
+		"--login-qps="+strconv.FormatFloat(b.o.loginQPS, 'f', -1, 64),
+		"--login-burst="+strconv.Itoa(b.o.loginBurst),
+		"--max-concurrent-reconciles="+strconv.Itoa(b.o.maxConcurrent),
+		"--metrics-bind-address="+metricsAddr,
+		"--metrics-secure=false",
+		"--health-probe-bind-address="+probeAddr,
+		"--allowed-api-urls="+b.apiURL,
+	)
+	cmd.Stdout, cmd.Stderr = b.log, b.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Its own group: a Ctrl-C in the terminal reaches the benchmark only,
+		// which stops the manager before the API server it talks to.
+		Setpgid: true,
+		// If the benchmark dies without cleaning up (SIGKILL), the manager goes too.
+		Pdeathsig: syscall.SIGTERM,
+	}
+	p := &managerProcess{
+		cmd:        cmd,
+		metricsURL: "http://" + metricsAddr + "/metrics",
+		exited:     make(chan struct{}),
+		http:       &http.Client{Timeout: scrapeTimeout},
+	}
+	p.startedAt = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the manager: %w", err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	b.mgr = p
+	if err := p.waitMetrics(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// waitMetrics waits until the metrics endpoint answers.
+func (p *managerProcess) waitMetrics(ctx context.Context) error {
+	deadline := time.Now().Add(managerStartTimeout)
+	for {
+		if _, err := p.scrape(ctx); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the manager's metrics endpoint did not answer within %s", managerStartTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.exited:
+			return p.exitError()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (p *managerProcess) pid() int { return p.cmd.Process.Pid }
+
+// exitError describes an unexpected exit of the manager.
+func (p *managerProcess) exitError() error {
+	return fmt.Errorf("the manager exited unexpectedly (%v); see its log", p.err)
+}
+
+// stop sends SIGTERM to the manager's process group and waits for it to exit;
+// after managerStopTimeout it kills the group. It returns how long the manager
+// took to stop, and an error when it had to be killed or exited with an error.
+func (p *managerProcess) stop() (time.Duration, error) {
+	start := time.Now()
+	select {
+	case <-p.exited:
+		return 0, p.err
+	default:
+	}
+	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		return time.Since(start), p.err
+	case <-time.After(managerStopTimeout):
+	}
+	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	<-p.exited
+	return time.Since(start), fmt.Errorf("the manager did not stop within %s of SIGTERM and was killed", managerStopTimeout)
+}
+
+// scrape fetches the manager's metrics.
+func (p *managerProcess) scrape(ctx context.Context) (metricSet, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics endpoint answered %s", resp.Status)
+	}
+	return parseMetrics(resp.Body, nil)
+}
+
+// managerName is the controller's name in controller-runtime's metrics.
+const managerName = "voipbincredential"
+
+// reconciles returns controller_runtime_reconcile_total of the controller, all
+// results together.
+func reconciles(m metricSet) float64 {
+	return m.sum("controller_runtime_reconcile_total", map[string]string{"controller": managerName})
+}
+
+// queueDepth returns the controller's workqueue depth.
+func queueDepth(m metricSet) float64 {
+	return m.sum("workqueue_depth", map[string]string{"name": managerName})
+}
+
+// waitSettled waits until the manager has reconciled at least crs times since
+// it started (each credential once after a start) and its queue is empty, and
+// returns when it saw that.
+func (p *managerProcess) waitSettled(ctx context.Context, crs int, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		m, err := p.scrape(ctx)
+		if err == nil && reconciles(m) >= float64(crs) && queueDepth(m) == 0 {
+			return time.Now(), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("the manager did not settle (%d reconciles, empty queue) within %s", crs, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-p.exited:
+			return time.Time{}, p.exitError()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// rssBytes returns the manager's resident set size from /proc/<pid>/status.
+func (p *managerProcess) rssBytes() (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.pid()))
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			fields := strings.Fields(rest) // "123456 kB"
+			if len(fields) == 2 && fields[1] == "kB" {
+				kb, err := strconv.ParseFloat(fields[0], 64)
+				return kb * 1024, err
+			}
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc/<pid>/status")
+}
+
+// freeLoopbackAddr returns a loopback address with a port that was free a
+// moment ago (other benchmarks, demos and tests may run on the same machine).
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
