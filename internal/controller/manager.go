@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 
+	"k8s.io/client-go/metadata"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
@@ -23,22 +24,20 @@ type Options struct {
 }
 
 // Setup wires the VoipbinCredential controller into mgr, which must have been
-// made with ManagerCacheOptions and ClientOptions: the metadata cache of input
-// Secrets, the index, the watches and the reconciler. It returns the reconciler.
+// made with ManagerCacheOptions and ClientOptions: the watch of input Secrets,
+// the index, the other watches and the reconciler. It returns the reconciler.
 func Setup(mgr ctrl.Manager, opts Options) (*VoipbinCredentialReconciler, error) {
-	inputSecrets, err := NewInputSecretCache(mgr.GetConfig(), mgr.GetScheme(), opts.WatchNamespaces)
+	metadataClient, err := metadata.NewForConfig(mgr.GetConfig())
 	if err != nil {
-		return nil, fmt.Errorf("creating the input Secret cache: %w", err)
+		return nil, fmt.Errorf("creating the metadata client: %w", err)
 	}
-	if err := mgr.Add(inputSecrets); err != nil {
-		return nil, err
-	}
+	secrets := newSecretWatch(metadataClient, opts.WatchNamespaces, mgr.GetLogger().WithName("secret-watch"))
 	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache(),
 		mgr.GetEventRecorder("voipbin-credential-operator"), opts.AllowedURLs, opts.API)
 	if opts.Clock != nil {
 		r.Clock = opts.Clock
 	}
-	if err := r.SetupWithManager(mgr, inputSecrets, opts.MaxConcurrentReconciles); err != nil {
+	if err := r.SetupWithManager(mgr, secrets, opts.MaxConcurrentReconciles); err != nil {
 		return nil, fmt.Errorf("setting up the controller: %w", err)
 	}
 	return r, nil

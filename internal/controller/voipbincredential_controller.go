@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -39,8 +38,6 @@ type VoipbinCredentialReconciler struct {
 	Clock clock.PassiveClock
 	// AllowedURLs are the API URLs credentials may be sent to.
 	AllowedURLs AllowedURLs
-	// InputSecrets is the metadata-only cache of all Secrets (set by SetupWithManager).
-	InputSecrets cache.Cache
 
 	clients *apiClients
 	sharing *loginSharing
