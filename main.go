@@ -48,6 +48,7 @@ func main() {
 		probeAddr            string
 		secureMetrics        bool
 		enableLeaderElection bool
+		leaderElectionNS     string
 		enableHTTP2          bool
 		showVersion          bool
 		allowedURLs          string
@@ -65,6 +66,9 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election, so that only one manager is active at a time.")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
+		"Namespace of the leader election Lease. Empty: the namespace the manager runs in, read from its service "+
+			"account; outside a cluster (--kubeconfig) there is none, so --leader-elect needs this flag there.")
 	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second,
 		"How long a standby waits, after the leader stopped renewing its lease, before taking over.")
 	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second,
@@ -134,6 +138,7 @@ func main() {
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                enableLeaderElection,
 		LeaderElectionID:              "voipbin-credential-operator.credentials.voipbin.net",
+		LeaderElectionNamespace:       leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &leaseDuration,
 		RenewDeadline:                 &renewDeadline,

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/voipbin/credential-operator/internal/testenv"
@@ -42,6 +45,7 @@ func TestHelpListsFlags(t *testing.T) {
 	out, _ := exec.Command(buildManager(t), "--help").CombinedOutput()
 	for _, flag := range []string{
 		"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address", "-leader-elect",
+		"-leader-election-namespace",
 		"-enable-http2", "-kubeconfig", "-zap-log-level",
 		"-allowed-api-urls", "-watch-namespaces", "-max-concurrent-reconciles", "-api-timeout",
 		"-login-qps", "-login-burst", "-api-qps", "-api-burst",
@@ -101,5 +105,69 @@ func TestManagerServesHealthz(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+}
+
+// TestLeaderElectionOutsideCluster runs the binary with --leader-elect from
+// outside a cluster, as make soak and a developer's laptop do. controller-runtime
+// reads the Lease's namespace from the service account's files, which exist only
+// in a pod: before --leader-election-namespace existed, the manager could not
+// start with --leader-elect at all ("unable to find leader election namespace:
+// not running in-cluster"). With the flag it takes the Lease in that namespace
+// and says so in the leader metric.
+func TestLeaderElectionOutsideCluster(t *testing.T) {
+	bin := buildManager(t)
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, _ := user.KubeConfig()
+	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clientset := kubernetes.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+	if _, err := clientset.CoreV1().Namespaces().Create(ctx,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "operator-system"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, bin, "--kubeconfig", kubeconfigPath, "--leader-elect",
+		"--leader-election-namespace", "operator-system", "--health-probe-bind-address", "0",
+		"--metrics-bind-address", metricsAddr, "--metrics-secure=false")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+
+	const leaseName = "voipbin-credential-operator.credentials.voipbin.net"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lease, err := clientset.CoordinationV1().Leases("operator-system").Get(ctx, leaseName, metav1.GetOptions{})
+		if err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Lease %s held in operator-system within 30s (last error %v); manager output:\n%s", leaseName, err, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	families, code := scrape(t, &http.Client{Timeout: 5 * time.Second}, "http://"+metricsAddr+"/metrics", "")
+	if code != http.StatusOK {
+		t.Fatalf("scraping the metrics: HTTP %d", code)
+	}
+	if got, ok := series(families, "leader_election_master_status", map[string]string{"name": leaseName}); !ok || got != 1 {
+		t.Errorf("leader_election_master_status = %v (present %t), want 1", got, ok)
 	}
 }
