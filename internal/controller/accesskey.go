@@ -137,9 +137,9 @@ func accessKeyMessage(st *v1alpha1.AccessKeyStatus) string {
 	return fmt.Sprintf("%s is valid until %s", who, timestamp(st.ExpiresAt.Time))
 }
 
-// storedAccessKey is the accesskey of the managed Secret, if the Secret is intact.
+// storedAccessKey is the accesskey of the managed Secret, if it is as the operator wrote it.
 func storedAccessKey(vbc *v1alpha1.VoipbinCredential, existing *corev1.Secret) storedCredential {
-	if !intactFor(existing, vbc) || len(existing.Data[v1alpha1.SecretKeyAccessKey]) == 0 {
+	if !intactPart(existing, vbc, partAccessKey) || len(existing.Data[v1alpha1.SecretKeyAccessKey]) == 0 {
 		return storedCredential{}
 	}
 	return storedCredential{present: true, expiresAt: timeOf(vbc.Status.AccessKey.ExpiresAt)}

@@ -155,9 +155,9 @@ func (s storedCredential) valid(now time.Time) bool {
 	return s.present && (s.expiresAt.IsZero() || now.Before(s.expiresAt))
 }
 
-// storedToken is the token of the managed Secret, if the Secret is intact.
+// storedToken is the token of the managed Secret, if it is as the operator wrote it.
 func storedToken(vbc *v1alpha1.VoipbinCredential, existing *corev1.Secret) storedCredential {
-	if !intactFor(existing, vbc) || len(existing.Data[v1alpha1.SecretKeyToken]) == 0 || vbc.Status.Token.ExpiresAt == nil {
+	if !intactPart(existing, vbc, partLogin) || len(existing.Data[v1alpha1.SecretKeyToken]) == 0 || vbc.Status.Token.ExpiresAt == nil {
 		return storedCredential{}
 	}
 	return storedCredential{present: true, expiresAt: vbc.Status.Token.ExpiresAt.Time}

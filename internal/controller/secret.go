@@ -52,6 +52,51 @@ func intactFor(secret *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
 	return want == dataHash(secret.Data) || want == dataHash(onlyKeys(secret.Data, expectedKeys(vbc)))
 }
 
+// intactPart reports whether the managed Secret holds credential p as the
+// operator last wrote it: the whole Secret is intact, or its data hash covers
+// exactly p's keys and apiURL. A write to a Secret edited by hand vouches only
+// for what it refreshed (see applySecret), so that a hand-edited value it had
+// to carry over is never taken for the operator's own.
+func intactPart(secret *corev1.Secret, vbc *v1alpha1.VoipbinCredential, p part) bool {
+	if intactFor(secret, vbc) {
+		return true
+	}
+	return secret != nil && secret.Annotations[v1alpha1.AnnotationDataHash] == dataHash(onlyKeys(secret.Data, vouchedKeys(p)))
+}
+
+// vouchedHash is the data hash of a write of data to existing, whose token
+// (loginFresh) or accesskey (keyFresh) was refreshed now: the hash of all of
+// data, unless existing was edited by hand. Then it covers only the credentials
+// refreshed now and those still as the operator wrote them: a hand-edited value
+// the write carries over (keys are never removed) stays uncovered, so it is
+// not taken for the operator's own and the next attempt still replaces it.
+func vouchedHash(existing *corev1.Secret, vbc *v1alpha1.VoipbinCredential, data map[string][]byte, loginFresh, keyFresh bool) string {
+	if existing == nil || intactFor(existing, vbc) {
+		return dataHash(data)
+	}
+	var vouched []part
+	if loginFresh || intactPart(existing, vbc, partLogin) {
+		vouched = append(vouched, partLogin)
+	}
+	if keyFresh || intactPart(existing, vbc, partAccessKey) {
+		vouched = append(vouched, partAccessKey)
+	}
+	return dataHash(onlyKeys(data, vouchedKeys(vouched...)))
+}
+
+// vouchedKeys are the data keys of credentials parts, with apiURL.
+func vouchedKeys(parts ...part) []string {
+	keys := []string{v1alpha1.SecretKeyAPIURL}
+	for _, p := range parts {
+		if p == partLogin {
+			keys = append(keys, v1alpha1.SecretKeyToken, v1alpha1.SecretKeyExpiresAt)
+		} else {
+			keys = append(keys, v1alpha1.SecretKeyAccessKey)
+		}
+	}
+	return keys
+}
+
 // expectedKeys are the data keys the managed Secret of vbc holds once every
 // requested credential has been stored.
 func expectedKeys(vbc *v1alpha1.VoipbinCredential) []string {

@@ -211,6 +211,40 @@ func TestIntactFor(t *testing.T) {
 	}
 }
 
+// TestIntactPart: after a hand edit, a write vouches only for the credential it
+// refreshed (a regression found by the soak: the hand-edited token was vouched
+// for by a write of the accesskey).
+func TestIntactPart(t *testing.T) {
+	both := testCredential(true, true)
+	editedToken := dataWithKey(testFullData(), "token", "edited")
+	tests := []struct {
+		name           string
+		secret         *corev1.Secret
+		login, keyPart bool
+	}{
+		{name: "nil Secret", secret: nil},
+		{name: "intact", secret: annotatedSecret(testFullData(), testFullData()), login: true, keyPart: true},
+		{name: "token edited", secret: annotatedSecret(editedToken, testFullData())},
+		{name: "token edited, then the key refreshed: only the key vouched for",
+			secret: annotatedSecret(editedToken, onlyKeys(editedToken, vouchedKeys(partAccessKey))), keyPart: true},
+		{name: "key edited, then a login: only the token vouched for",
+			secret: annotatedSecret(dataWithKey(testFullData(), "accesskey", "vb_other"),
+				onlyKeys(testFullData(), vouchedKeys(partLogin))), login: true},
+		{name: "key vouched for, then the key edited again",
+			secret: annotatedSecret(dataWithKey(editedToken, "accesskey", "vb_other"), onlyKeys(editedToken, vouchedKeys(partAccessKey)))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := intactPart(tt.secret, both, partLogin); got != tt.login {
+				t.Errorf("intactPart(login) = %t, want %t", got, tt.login)
+			}
+			if got := intactPart(tt.secret, both, partAccessKey); got != tt.keyPart {
+				t.Errorf("intactPart(accesskey) = %t, want %t", got, tt.keyPart)
+			}
+		})
+	}
+}
+
 func testOwnerRef(uid types.UID, name string, controller bool) metav1.OwnerReference {
 	return metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "VoipbinCredential",
 		Name: name, UID: uid, Controller: ptr.To(controller)}

@@ -72,6 +72,13 @@ func NewReconciler(c client.Client, apiReader, managedSecrets client.Reader, rec
 // never by returning an error (which would hand timing to the workqueue and
 // ignore Retry-After). Errors are returned only for Kubernetes API failures.
 func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	// A reconcile in flight when the manager stops (a rolling update, a leader
+	// hand-over) runs to its end: VoIPBIN may already have issued a token that
+	// only this reconcile can store, and a canceled write would lose it and
+	// make the next leader log in again. Every call is bounded anyway (the API
+	// timeout; the manager's graceful shutdown timeout), and the lease is held
+	// until the reconcilers have stopped.
+	ctx = context.WithoutCancel(ctx)
 	vbc := &v1alpha1.VoipbinCredential{}
 	if err := r.Get(ctx, req.NamespacedName, vbc); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -212,6 +219,7 @@ func (r *VoipbinCredentialReconciler) applySecret(ctx context.Context, vbc *v1al
 	}
 
 	desired := newDesiredSecret(vbc, data)
+	desired.Annotations[v1alpha1.AnnotationDataHash] = vouchedHash(existing, vbc, data, login.Token != nil, key.AccessKey != "")
 	if issuedAt != "" {
 		desired.Annotations[v1alpha1.AnnotationTokenIssuedAt] = issuedAt
 	}

@@ -1,0 +1,127 @@
+package controller_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+)
+
+// Regression tests of bugs the soak (hack/soak, docs/reliability.md) found.
+
+// TestHandEditedTokenNotVouchedFor: the token of a login+accesskey credential's
+// Secret is edited by hand while logins fail; the accesskey, re-checked because
+// the Secret changed, is valid and written. That write must not vouch for the
+// hand-edited token: before the fix it recomputed the data hash over it, so the
+// operator took the junk for its own token (TokenReady=True RefreshFailing,
+// "valid until" the old token's expiry) and, the stored token now "present",
+// retried the login at once instead of after its backoff.
+func TestHandEditedTokenNotVouchedFor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 7*24*time.Hour)
+	e.api.AddAgent("edited@example.com", "pw-edited", "")
+	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: "edited"})
+	e.loginSecret("login", "edited@example.com", "pw-edited")
+	e.accessKeySecret("key", key.Key)
+	e.credential("edited", withLogin("login"), withAccessKey("key"))
+	e.waitReady("edited", 15*time.Second)
+	checks := len(e.listCalls())
+
+	e.api.SetDown("/auth/login", http.StatusServiceUnavailable)
+	edited := time.Now()
+	e.setSecretData("edited-out", "token", "edited-by-hand")
+	e.eventually(10*time.Second, "the accesskey re-checked and written", func() (bool, string) {
+		s := e.secret("edited-out")
+		return len(e.listCalls()) > checks && s.Annotations[v1alpha1.AnnotationDataHash] != "",
+			fmt.Sprintf("%d checks", len(e.listCalls()))
+	})
+	// Let the reconcile that the operator's own write brings come and go.
+	time.Sleep(2 * time.Second)
+	if c := e.condition("edited", v1alpha1.ConditionTokenReady); c.Status != metav1.ConditionFalse ||
+		c.Reason != v1alpha1.ReasonAPIUnavailable {
+		t.Errorf("TokenReady %s %s (%s), want False APIUnavailable: the hand-edited token was taken for the operator's",
+			c.Status, c.Reason, c.Message)
+	}
+	// Logins refused by the outage carry no username in the stand-in's record:
+	// count them all (this test has one agent).
+	var attempts int
+	for _, r := range e.api.RequestsTo("/auth/login") {
+		if r.Time.After(edited) {
+			attempts++
+		}
+	}
+	if attempts != 1 {
+		t.Errorf("%d login attempts in the 2 s after the edit, want 1 (the next one after the backoff)", attempts)
+	}
+	s := e.secret("edited-out")
+	if string(s.Data["token"]) != "edited-by-hand" || string(s.Data["accesskey"]) != key.Key {
+		t.Errorf("the Secret holds the hand-edited token %t and the key %t: want the edit left until a login replaces it, and the key",
+			string(s.Data["token"]) == "edited-by-hand", string(s.Data["accesskey"]) == key.Key)
+	}
+
+	// VoIPBIN back: the next login (after the backoff) replaces the edit.
+	e.api.SetDown("/auth/login", 0)
+	e.waitReady("edited", 15*time.Second)
+	if t.Failed() {
+		t.Logf("manager log:\n%s", e.logs.String())
+	}
+	if tok := string(e.secret("edited-out").Data["token"]); tok == "edited-by-hand" || tok == "" {
+		t.Errorf("token %q after the recovery", tok)
+	}
+}
+
+// TestStopDuringRenewalKeepsToken stops the manager (as SIGTERM does in a
+// rolling update or a graceful leader hand-over) while a reconcile has its new
+// token in hand: here its accesskey check is still hanging. The reconcile must
+// finish and store the token. Before the fix, stopping canceled the
+// reconcile's context: the Secret apply and the status patch failed with
+// "context canceled", the token VoIPBIN had issued was lost, and the next
+// leader logged in a second time for the same renewal (the soak saw it across
+// a graceful hand-over).
+func TestStopDuringRenewalKeepsToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 7*24*time.Hour)
+	e.api.AddAgent("stopped@example.com", "pw-stopped", "")
+	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: "stopped"})
+	e.loginSecret("login", "stopped@example.com", "pw-stopped")
+	e.accessKeySecret("key", key.Key)
+	e.credential("stopped", withLogin("login"), withAccessKey("key"))
+	e.waitReady("stopped", 15*time.Second)
+	first := string(e.secret("stopped-out").Data["token"])
+	checks := e.api.Hits("/v1.0/accesskeys")
+
+	// A refresh: the login answers at once, the accesskey check hangs 1.5 s
+	// (within the 2 s client timeout), and the manager is stopped meanwhile.
+	e.api.InjectFault("/v1.0/accesskeys", voipbintest.Fault{Hang: 1500 * time.Millisecond})
+	e.update("stopped", func(v *v1alpha1.VoipbinCredential) {
+		v.Annotations = map[string]string{v1alpha1.AnnotationRefreshRequestedAt: "1"}
+	})
+	e.eventually(5*time.Second, "the refresh's login and accesskey check", func() (bool, string) {
+		n, c := len(e.logins("stopped@example.com")), e.api.Hits("/v1.0/accesskeys")
+		return n == 2 && c > checks, fmt.Sprintf("%d logins, %d checks", n, c-checks)
+	})
+	e.stopManager()
+
+	s := e.secret("stopped-out")
+	if tok := string(s.Data["token"]); tok == first {
+		t.Error("the token obtained before the stop was lost: the Secret still holds the first one")
+	}
+	if st := e.get("stopped").Status.Token; st.ExpiresAt == nil || string(s.Data["expiresAt"]) != st.ExpiresAt.UTC().Format(time.RFC3339) ||
+		e.get("stopped").Status.LastHandledRefreshRequest != "1" {
+		t.Errorf("the status was not written before the stop: expiresAt %v (Secret %s), refresh handled %q",
+			st.ExpiresAt, s.Data["expiresAt"], e.get("stopped").Status.LastHandledRefreshRequest)
+	}
+
+	// The next manager has nothing to do: no second login for that refresh.
+	e.startManager()
+	e.waitReady("stopped", 10*time.Second)
+	time.Sleep(2 * time.Second)
+	if n := len(e.logins("stopped@example.com")); n != 2 {
+		t.Errorf("%d logins, want 2: the next manager logged in again for the same refresh", n)
+	}
+}
