@@ -32,10 +32,11 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 	interval := checkIntervalOf(vbc)
 	inputsNow := attemptInputs(vbc, in.AccessKey.Version, in.Endpoint.Hash, stored.present)
 	due, wake := dueCheck{
-		Retry:     r.memory.retry(vbc, partAccessKey, inputsNow),
-		Failing:   st.FailedAttempts > 0,
-		Changed:   !sameKey || (validated && !stored.present) || refreshRequested(vbc),
-		Scheduled: accessKeyCheckTime(st, sameKey, interval),
+		Retry:        r.memory.retry(vbc, partAccessKey, inputsNow),
+		Failing:      st.FailedAttempts > 0,
+		FailingRetry: failingRetry(st.FailedAttempts, timeOf(st.LastFailureTime), stored.knownExpiry(), vbc.UID),
+		Changed:      !sameKey || (validated && !stored.present) || refreshRequested(vbc),
+		Scheduled:    accessKeyCheckTime(st, sameKey, interval),
 	}.isDue(now)
 	if !due {
 		if st.FailedAttempts == 0 && sameKey {
@@ -101,12 +102,9 @@ func (r *VoipbinCredentialReconciler) accessKeyFailed(ctx context.Context, vbc *
 
 	keyRejected := f.Reason == v1alpha1.ReasonInvalidCredentials || f.Reason == v1alpha1.ReasonAccessKeyExpired ||
 		f.Reason == v1alpha1.ReasonAccountDisabled
-	var validUntil *time.Time
+	var validUntil *time.Time // nil: plain backoff
 	if sameKey && stored.valid(now) && !keyRejected {
-		validUntil = &stored.expiresAt
-		if validUntil.IsZero() {
-			validUntil = nil // valid, expiry unknown: plain backoff
-		}
+		validUntil = stored.knownExpiry()
 	}
 	wake := nextAttempt(f, st.FailedAttempts, validUntil, now, vbc.UID)
 	r.memory.failed(vbc, partAccessKey, inputsNow, wake)

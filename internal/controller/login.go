@@ -48,8 +48,9 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 	inputsNow := attemptInputs(vbc, in.Login.Version, in.Endpoint.Hash, stored.present)
 	renew := renewalTime(timeOf(st.IssuedAt), timeOf(st.ExpiresAt), renewBeforeOf(vbc), vbc.UID)
 	due, wake := dueCheck{
-		Retry:   r.memory.retry(vbc, partLogin, inputsNow),
-		Failing: st.FailedAttempts > 0,
+		Retry:        r.memory.retry(vbc, partLogin, inputsNow),
+		Failing:      st.FailedAttempts > 0,
+		FailingRetry: failingRetry(st.FailedAttempts, timeOf(st.LastFailureTime), stored.knownExpiry(), vbc.UID),
 		Changed: !stored.present || refresh ||
 			st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash,
 		Scheduled: renew.Time,
@@ -153,6 +154,15 @@ type storedCredential struct {
 // valid reports whether the stored credential can be used now.
 func (s storedCredential) valid(now time.Time) bool {
 	return s.present && (s.expiresAt.IsZero() || now.Before(s.expiresAt))
+}
+
+// knownExpiry is the expiry of a stored credential, or nil when none is stored
+// or its expiry is unknown.
+func (s storedCredential) knownExpiry() *time.Time {
+	if !s.present || s.expiresAt.IsZero() {
+		return nil
+	}
+	return &s.expiresAt
 }
 
 // storedToken is the token of the managed Secret, if it is as the operator wrote it.

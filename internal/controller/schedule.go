@@ -172,8 +172,10 @@ type dueCheck struct {
 	// Retry is a failed attempt remembered with the same inputs as now, or nil.
 	Retry *failedAttempt
 	// Failing: the last attempt failed, and no attempt with the current inputs
-	// is remembered (after a restart): one attempt is made.
-	Failing bool
+	// is remembered (after a restart, or the attempt was another manager's):
+	// one attempt is made at FailingRetry (see failingRetry).
+	Failing      bool
+	FailingRetry time.Time
 	// Changed: an input changed, the stored credential went missing, or a
 	// refresh was requested.
 	Changed bool
@@ -185,10 +187,32 @@ type dueCheck struct {
 // was) scheduled. A remembered failure with unchanged inputs waits for its retry
 // time, whatever else wakes the reconciler.
 func (d dueCheck) isDue(now time.Time) (bool, time.Time) {
-	if d.Retry != nil {
+	switch {
+	case d.Retry != nil:
 		return !now.Before(d.Retry.notBefore), d.Retry.notBefore
+	case d.Changed:
+		return true, d.Scheduled
+	case d.Failing:
+		return !now.Before(d.FailingRetry), d.FailingRetry
 	}
-	return d.Changed || d.Failing || !now.Before(d.Scheduled), d.Scheduled
+	return !now.Before(d.Scheduled), d.Scheduled
+}
+
+// failingRetry is when a credential whose last attempt failed is tried again
+// when that attempt is not remembered: the manager restarted, or the leader
+// changed, right after it. It is the transient backoff of the failedAttempts-th
+// failure, counted from lastFailure, so that a restart or a hand-over in the
+// middle of an outage does not retry at once. The status keeps neither the kind
+// of the failure nor a Retry-After, so the shortest schedule (transient) is
+// assumed; lastFailure has second precision, so counting starts at the end of
+// its second and never comes early. A zero lastFailure gives the zero time: now.
+func failingRetry(attempts int32, lastFailure time.Time, validUntil *time.Time, uid types.UID) time.Time {
+	if lastFailure.IsZero() {
+		return time.Time{}
+	}
+	from := lastFailure.Add(time.Second)
+	d, _ := retryDelay(failureTransient, attempts, 0, validUntil, from, uid)
+	return from.Add(d)
 }
 
 // accessKeyCheckTime is when an accesskey is checked next: interval after its

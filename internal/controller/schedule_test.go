@@ -466,3 +466,75 @@ func TestNextAttempt(t *testing.T) {
 		t.Errorf("first transient retry after %s", got)
 	}
 }
+
+func TestDueCheck(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	past, future := now.Add(-time.Minute), now.Add(time.Minute)
+	tests := []struct {
+		name     string
+		check    dueCheck
+		wantDue  bool
+		wantWake time.Time
+	}{
+		{name: "nothing due", check: dueCheck{Scheduled: future}, wantWake: future},
+		{name: "scheduled time reached", check: dueCheck{Scheduled: past}, wantDue: true, wantWake: past},
+		{name: "changed", check: dueCheck{Changed: true, Scheduled: future}, wantDue: true, wantWake: future},
+		{name: "remembered failure waits, even on a change",
+			check:   dueCheck{Retry: &failedAttempt{notBefore: future}, Changed: true, Failing: true, Scheduled: past},
+			wantDue: false, wantWake: future},
+		{name: "remembered failure due", check: dueCheck{Retry: &failedAttempt{notBefore: past}, Scheduled: future},
+			wantDue: true, wantWake: past},
+		{name: "failing, not remembered: waits for the backoff the status implies, not the passed renewal",
+			check: dueCheck{Failing: true, FailingRetry: future, Scheduled: past}, wantWake: future},
+		{name: "failing, not remembered, backoff over", check: dueCheck{Failing: true, FailingRetry: past, Scheduled: future},
+			wantDue: true, wantWake: past},
+		{name: "failing with no failure time: at once", check: dueCheck{Failing: true, Scheduled: future}, wantDue: true},
+		{name: "failing, not remembered, but changed: at once",
+			check: dueCheck{Failing: true, FailingRetry: future, Changed: true, Scheduled: future}, wantDue: true, wantWake: future},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			due, wake := tt.check.isDue(now)
+			if due != tt.wantDue || !wake.Equal(tt.wantWake) {
+				t.Errorf("isDue = %t, %s; want %t, %s", due, wake, tt.wantDue, tt.wantWake)
+			}
+		})
+	}
+}
+
+// TestFailingRetry: after a restart or a hand-over, a failure the new manager
+// does not remember is retried at the transient backoff from the recorded
+// failure (a regression found by the soak: the new leader retried at once, 1.6 s
+// after the old leader's failed login).
+func TestFailingRetry(t *testing.T) {
+	uid := scheduleUIDs(1)[0]
+	failed := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC) // status times have second precision
+	from := failed.Add(time.Second)
+	farExpiry := failed.Add(24 * time.Hour)
+	nearExpiry := failed.Add(9 * time.Second)
+	tests := []struct {
+		name       string
+		attempts   int32
+		lastFail   time.Time
+		validUntil *time.Time
+		min, max   time.Time
+	}{
+		{name: "no failure time", attempts: 1},
+		{name: "first failure: about 5 s after the end of its second", attempts: 1, lastFail: failed,
+			min: from.Add(4 * time.Second), max: from.Add(6 * time.Second)},
+		{name: "third failure: about 20 s", attempts: 3, lastFail: failed, validUntil: &farExpiry,
+			min: from.Add(16 * time.Second), max: from.Add(24 * time.Second)},
+		{name: "many failures: capped at 5 min", attempts: 40, lastFail: failed,
+			min: from.Add(4 * time.Minute), max: from.Add(6 * time.Minute)},
+		{name: "stored token near expiry: half the time left, floor 5 s", attempts: 4, lastFail: failed, validUntil: &nearExpiry,
+			min: from.Add(5 * time.Second), max: from.Add(5 * time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := failingRetry(tt.attempts, tt.lastFail, tt.validUntil, uid)
+			if got.Before(tt.min) || got.After(tt.max) {
+				t.Errorf("failingRetry = %s, want in [%s, %s]", got, tt.min, tt.max)
+			}
+		})
+	}
+}

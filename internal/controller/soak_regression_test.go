@@ -125,3 +125,35 @@ func TestStopDuringRenewalKeepsToken(t *testing.T) {
 		t.Errorf("%d logins, want 2: the next manager logged in again for the same refresh", n)
 	}
 }
+
+// TestRestartDuringOutageKeepsBackoff: a renewal fails, and the manager is
+// restarted (a rolling update, a leader hand-over) right after. The new manager
+// does not remember the failed attempt, but the status does (failedAttempts,
+// lastFailureTime): it must wait for the backoff from that failure, not retry at
+// once. Before the fix the soak saw the new leader retry 1.6 s after the old
+// leader's failed login, in the middle of an outage.
+func TestRestartDuringOutageKeepsBackoff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 12*time.Second)
+	e.api.AddAgent("restarted@example.com", "pw-restarted", "")
+	e.loginSecret("login", "restarted@example.com", "pw-restarted")
+	e.credential("restarted", withLogin("login"))
+	e.waitReady("restarted", 15*time.Second)
+
+	e.api.SetDown("/auth/login", http.StatusServiceUnavailable)
+	e.eventually(15*time.Second, "the renewal failed", func() (bool, string) {
+		n := e.get("restarted").Status.Token.FailedAttempts
+		return n == 1, fmt.Sprintf("%d failed attempts", n)
+	})
+	e.stopManager()
+	e.startManager()
+
+	e.eventually(15*time.Second, "the retry after the restart", func() (bool, string) {
+		n := len(e.api.RequestsTo("/auth/login"))
+		return n >= 3, fmt.Sprintf("%d login requests", n)
+	})
+	reqs := e.api.RequestsTo("/auth/login") // the first login, the failed renewal, the retry
+	if gap := reqs[2].Time.Sub(reqs[1].Time); gap < 3500*time.Millisecond {
+		t.Errorf("the new manager retried %s after the failed renewal, want the backoff (5 s, -20%% jitter)", gap.Round(time.Millisecond))
+	}
+}
