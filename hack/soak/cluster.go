@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/testenv"
+)
+
+// Namespaces of the soak: the VoipbinCredentials and their Secrets, and the
+// managers' leader-election Lease (as a Deployment would keep it in its own).
+const (
+	crNamespace    = "soak"
+	leaseNamespace = "soak-system"
+	// leaseName is the manager's LeaderElectionID (main.go).
+	leaseName = "voipbin-credential-operator.credentials.voipbin.net"
+	// adminFieldManager is the field manager of the soak's hand edits.
+	adminFieldManager = "soak-admin"
+)
+
+// cluster is the local control plane: the envtest kube-apiserver and etcd with
+// the CRDs installed, a kubeconfig for the managers, and the soak's clients.
+type cluster struct {
+	env        *envtest.Environment
+	cfg        *rest.Config
+	c          client.Client
+	cs         kubernetes.Interface
+	kubeconfig string
+}
+
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	return scheme
+}
+
+// startCluster starts the control plane with the CRDs of root and writes a
+// cluster-admin kubeconfig into dir. Call stop when done, also on error.
+func startCluster(root, dir string) (*cluster, error) {
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	k := &cluster{env: &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}}
+	if k.cfg, err = k.env.Start(); err != nil {
+		return k, fmt.Errorf("starting the control plane from %s: %w", assets, err)
+	}
+	// The soak's own clients are fast: the control plane is local and the soak
+	// lists and watches a few hundred objects every second.
+	k.cfg.QPS, k.cfg.Burst = 200, 400
+	if k.c, err = client.New(k.cfg, client.Options{Scheme: newScheme()}); err != nil {
+		return k, err
+	}
+	if k.cs, err = kubernetes.NewForConfig(k.cfg); err != nil {
+		return k, err
+	}
+	user, err := k.env.ControlPlane.AddUser(envtest.User{Name: "soak", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return k, fmt.Errorf("adding the soak user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return k, err
+	}
+	k.kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(k.kubeconfig, kubeconfig, 0o600); err != nil {
+		return k, err
+	}
+	ctx := context.Background()
+	for _, ns := range []string{crNamespace, leaseNamespace} {
+		if err := k.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return k, err
+		}
+	}
+	return k, nil
+}
+
+func (k *cluster) stop() error {
+	if k == nil || k.env == nil {
+		return nil
+	}
+	return k.env.Stop()
+}
+
+// createCredential creates the input Secrets and the VoipbinCredential of cr.
+func (k *cluster) createCredential(ctx context.Context, cr *crInfo, apiURL string) error {
+	login := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: cr.LoginSecret, Namespace: crNamespace},
+		Data:       map[string][]byte{"username": []byte(cr.Username), "password": []byte(cr.password())},
+	}
+	if err := k.c.Create(ctx, login); err != nil {
+		return fmt.Errorf("creating Secret %s: %w", cr.LoginSecret, err)
+	}
+	vbc := &v1alpha1.VoipbinCredential{
+		ObjectMeta: metav1.ObjectMeta{Name: cr.Name, Namespace: crNamespace},
+		Spec: v1alpha1.VoipbinCredentialSpec{
+			APIURL:     apiURL,
+			SecretName: cr.ManagedSecret,
+			Login:      &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: cr.LoginSecret}},
+		},
+	}
+	if cr.AccessKey != "" {
+		key := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: cr.KeySecret, Namespace: crNamespace},
+			Data:       map[string][]byte{"accesskey": []byte(cr.AccessKey)},
+		}
+		if err := k.c.Create(ctx, key); err != nil {
+			return fmt.Errorf("creating Secret %s: %w", cr.KeySecret, err)
+		}
+		vbc.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: cr.KeySecret}}
+		// The shortest interval the API allows, so that keys are re-checked
+		// (and meet faults) during the soak.
+		vbc.Spec.AccessKeyCheckInterval = &metav1.Duration{Duration: time.Minute}
+	}
+	if err := k.c.Create(ctx, vbc); err != nil {
+		return fmt.Errorf("creating VoipbinCredential %s: %w", cr.Name, err)
+	}
+	return nil
+}
+
+// deleteCredential deletes the VoipbinCredential of cr, then (as the garbage
+// collector would: envtest runs no kube-controller-manager) its managed Secret,
+// and its input Secrets.
+func (k *cluster) deleteCredential(ctx context.Context, cr *crInfo) error {
+	vbc := &v1alpha1.VoipbinCredential{ObjectMeta: metav1.ObjectMeta{Name: cr.Name, Namespace: crNamespace}}
+	if err := client.IgnoreNotFound(k.c.Delete(ctx, vbc)); err != nil {
+		return err
+	}
+	// A reconcile that read the CR just before the delete may still apply the
+	// Secret: let it finish, then collect.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(2 * time.Second):
+	}
+	for _, name := range []string{cr.ManagedSecret, cr.LoginSecret, cr.KeySecret} {
+		if name == "" {
+			continue
+		}
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: crNamespace}}
+		if err := client.IgnoreNotFound(k.c.Delete(ctx, s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setLoginPassword writes a new password into cr's login Secret.
+func (k *cluster) setLoginPassword(ctx context.Context, cr *crInfo, password string) error {
+	return k.updateSecret(ctx, cr.LoginSecret, func(s *corev1.Secret) bool {
+		s.Data["password"] = []byte(password)
+		return true
+	})
+}
+
+// updateSecret applies mutate to the current version of a Secret, retrying
+// on conflicts; mutate returns false to write nothing. A missing Secret is
+// apierrors.IsNotFound.
+func (k *cluster) updateSecret(ctx context.Context, name string, mutate func(*corev1.Secret) bool) error {
+	for {
+		s := &corev1.Secret{}
+		if err := k.c.Get(ctx, client.ObjectKey{Namespace: crNamespace, Name: name}, s); err != nil {
+			return err
+		}
+		if s.Data == nil {
+			s.Data = map[string][]byte{}
+		}
+		if !mutate(s) {
+			return nil
+		}
+		err := k.c.Update(ctx, s, client.FieldOwner(adminFieldManager))
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+}

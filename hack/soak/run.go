@@ -1,0 +1,470 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+)
+
+// Options are the soak's settings (its flags).
+type Options struct {
+	// Seed draws the chaos: the same seed and sizes give the same plan.
+	Seed int64
+	// Duration is how long faults are injected.
+	Duration time.Duration
+	// CRs is the number of VoipbinCredentials created at the start (plus one
+	// canary, the leak scans' positive control).
+	CRs int
+	// AccessKeyEvery gives every n-th CR an accesskey too (0: none).
+	AccessKeyEvery int
+	// TokenLifetime is the lifetime of the stand-in's tokens.
+	TokenLifetime time.Duration
+	// APITimeout is the managers' --api-timeout; hangs last a second longer.
+	APITimeout time.Duration
+	// FaultInterval, ClusterInterval and ProcessInterval are the mean times
+	// between two steps of the API, cluster and process lanes.
+	FaultInterval, ClusterInterval, ProcessInterval time.Duration
+	// ReadyBound is invariant 5's bound: every CR Ready this long after the
+	// faults stop.
+	ReadyBound time.Duration
+	// Tail is how long the soak keeps watching after every CR is Ready again.
+	Tail time.Duration
+	// Spread is the time over which the first CRs are created, so that their
+	// renewals spread too.
+	Spread time.Duration
+	// LoginQPS and LoginBurst are the managers' --login-qps and --login-burst.
+	LoginQPS   float64
+	LoginBurst int
+	// Root is the repository root; Dir the folder for the logs and the report;
+	// Manager the manager binary.
+	Root, Dir, Manager string
+	// Show lists CRs whose whole time line the report prints, failing or not.
+	Show []string
+	// Out receives the live lines and the report.
+	Out io.Writer
+}
+
+// DefaultOptions are make soak's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Seed: 1, Duration: 10 * time.Minute, CRs: 200, AccessKeyEvery: 5,
+		TokenLifetime: 30 * time.Second, APITimeout: 2 * time.Second,
+		FaultInterval: 3 * time.Second, ClusterInterval: 4 * time.Second, ProcessInterval: 30 * time.Second,
+		ReadyBound: 60 * time.Second, Tail: 30 * time.Second, Spread: 10 * time.Second,
+		// 200 CRs renewing 30-second tokens log in about 10 times a second;
+		// VoIPBIN's own 7-day tokens would need one login every 50 minutes.
+		LoginQPS: 50, LoginBurst: 100,
+		Root: ".", Dir: "bin/soak", Manager: "bin/manager", Out: os.Stdout,
+	}
+}
+
+// ShortOptions are the short version's sizes (TestShortSoak, in make test):
+// 30 CRs, 60 seconds of faults, a manager action every 13 seconds so that both
+// hand-over kinds and both restart kinds happen, every fault kind at least once.
+func ShortOptions() Options {
+	o := DefaultOptions()
+	o.Duration, o.CRs = 60*time.Second, 30
+	o.FaultInterval, o.ClusterInterval, o.ProcessInterval = 3*time.Second, 3*time.Second, 13*time.Second
+	o.Tail, o.Spread = 3*time.Second, 4*time.Second
+	return o
+}
+
+// Timing of the soak itself.
+const (
+	// expiryGrace is how long past its expiry a stored token is tolerated
+	// before invariant 2 looks at it: the check runs every half second.
+	expiryGrace = 2 * time.Second
+	// warmupBound bounds the first Ready of every CR at the start.
+	warmupBound = 2 * time.Minute
+	// Manager timing: short, so that hand-overs happen within seconds.
+	leaseDuration = 4 * time.Second
+	renewDeadline = 3 * time.Second
+	retryPeriod   = time.Second
+)
+
+// soak is one run.
+type soak struct {
+	o     Options
+	j     *journal
+	k     *cluster
+	si    *standIn
+	m     *managers
+	mon   *monitor
+	leaks *leakScanner
+	edits int // hand edits so far (cluster lane only)
+
+	canary string
+	// The phases: the chaos started, the faults stopped, every CR was Ready
+	// again, the soak ended.
+	chaosStart, faultsStopped, allReady, end time.Time
+	readyMissing                             []string
+	// lastDeadline is the latest invariant-5 deadline a backoff set.
+	lastDeadline time.Time
+
+	// Figures of the evaluation.
+	ratios                  map[string]*ratio
+	eventCount              int
+	syntheticOK, debugLines bool
+}
+
+// Run runs the soak and returns its report. An error means the soak could
+// not run (not that an invariant failed: see Report.Failed).
+func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
+	// The soak talks on o.Out; library logs would only clutter it.
+	ctrllog.SetLogger(logr.Discard())
+	klog.SetLogger(logr.Discard())
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	old, _ := filepath.Glob(filepath.Join(o.Dir, "manager-*.log"))
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
+	s := &soak{o: o, j: newJournal(o.Out), leaks: newLeakScanner()}
+	s.j.logf("soak: seed %d, %s of faults, %d CRs (every %dth with an accesskey), tokens live %s; logs in %s",
+		o.Seed, o.Duration, o.CRs, o.AccessKeyEvery, o.TokenLifetime, o.Dir)
+
+	var err error
+	if s.si, err = startStandIn(o.TokenLifetime, func(t string) { s.leaks.add("token", t) }); err != nil {
+		return nil, err
+	}
+	defer s.si.stop()
+	s.k, err = startCluster(o.Root, o.Dir)
+	defer func() {
+		if err := s.k.stop(); err != nil && retErr == nil {
+			retErr = fmt.Errorf("stopping the control plane: %w", err)
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	s.m, err = newManagers(managerOptions{
+		binary: o.Manager, kubeconfig: s.k.kubeconfig, apiURL: s.si.url, dir: o.Dir,
+		apiTimeout: o.APITimeout, leaseDuration: leaseDuration, renewDeadline: renewDeadline, retryPeriod: retryPeriod,
+		loginQPS: o.LoginQPS, loginBurst: o.LoginBurst,
+	}, s.j, s.k.cs, func(b []byte) { s.leaks.scan(srcMetrics, b) })
+	if err != nil {
+		return nil, err
+	}
+	s.mon = newMonitor(s.j, s.k.cs, s.k.c, expiryGrace, func(b []byte) { s.leaks.scan(srcStatus, b) })
+
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	s.mon.start(watchCtx)
+	s.m.run(watchCtx)
+	defer s.m.stopAll()
+
+	if err := s.setUp(ctx); err != nil {
+		return nil, err
+	}
+	s.chaos(ctx)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	s.recover(ctx)
+	s.j.logf("tail: watching %s more with no faults", o.Tail)
+	sleep(ctx, o.Tail)
+	s.end = time.Now()
+	s.m.closeLeaderless(s.end)
+
+	// Stop the managers (their logs are then complete) and the watches, then
+	// scan and evaluate.
+	s.m.stopAll()
+	stopWatching()
+	s.mon.wait()
+	if err := s.scanForLeaks(context.Background()); err != nil {
+		return nil, err
+	}
+	rep := s.evaluate()
+	rep.print(o.Out)
+	if f, err := os.Create(filepath.Join(o.Dir, "report.txt")); err == nil {
+		rep.print(f)
+		_ = f.Close()
+	}
+	return rep, nil
+}
+
+// setUp starts both managers, waits for a leader, creates the CRs (spread over
+// a few seconds) and waits until every one is Ready.
+func (s *soak) setUp(ctx context.Context) error {
+	for _, sl := range s.m.slots {
+		p, err := s.m.start(sl)
+		if err != nil {
+			return err
+		}
+		if err := s.m.waitMetrics(ctx, p, time.Minute); err != nil {
+			return err
+		}
+	}
+	if _, err := s.m.waitLeader(ctx, time.Minute); err != nil {
+		return err
+	}
+	s.canary = "canary-" + randomString(16)
+	s.leaks.addControl("canary CR name", s.canary)
+	crs := []*crInfo{s.newCR(-1, true)}
+	for i := range s.o.CRs {
+		crs = append(crs, s.newCR(i, false))
+	}
+	spread := min(s.o.TokenLifetime/3, s.o.Spread)
+	for _, cr := range crs {
+		if err := s.createCR(ctx, cr); err != nil {
+			return err
+		}
+		sleep(ctx, spread/time.Duration(len(crs)))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	start := time.Now()
+	if missing := s.waitAllReady(ctx, func(*crInfo, map[string][]call) time.Time { return start.Add(warmupBound) }); len(missing) > 0 {
+		return fmt.Errorf("not every CR was Ready within %s of its creation (before any fault): %v", warmupBound, missing)
+	}
+	s.j.logf("setup: %d CRs Ready %.1fs after the last was created", len(crs), time.Since(start).Seconds())
+	return nil
+}
+
+// newCR describes CR i (the canary when canary is set): its own agent at the
+// stand-in, its password and, for every AccessKeyEvery-th, its own accesskey.
+func (s *soak) newCR(i int, canary bool) *crInfo {
+	name := crName(i)
+	if canary {
+		name = s.canary
+	}
+	cr := &crInfo{Name: name, Username: name + "@example.com", LoginSecret: name + "-login",
+		ManagedSecret: name + "-token", Canary: canary}
+	cr.passwords = []string{s.newPassword()}
+	if !canary && s.o.AccessKeyEvery > 0 && i%s.o.AccessKeyEvery == 0 {
+		key := s.si.api.AddAccessKey(voipbintest.AccessKey{Name: name})
+		cr.AccessKey, cr.KeySecret = key.Key, name+"-key"
+		s.leaks.add("accesskey", key.Key)
+	}
+	return cr
+}
+
+// newPassword returns a fresh random password, known to the leak scans.
+func (s *soak) newPassword() string {
+	pw := "pw-" + randomString(24)
+	s.leaks.add("password", pw)
+	return pw
+}
+
+// createCR creates cr's agent at the stand-in and its objects in the cluster.
+func (s *soak) createCR(ctx context.Context, cr *crInfo) error {
+	s.si.api.AddAgent(cr.Username, cr.password(), "")
+	s.si.rec.attribute(cr.Name, cr.Username, cr.AccessKey)
+	s.j.addCR(cr)
+	s.j.event(cr, time.Now(), evCreated, true)
+	return s.k.createCredential(ctx, cr, s.si.url)
+}
+
+// chaos runs the three lanes of the plan for the duration.
+func (s *soak) chaos(ctx context.Context) {
+	p := makePlan(s.o)
+	s.j.logf("chaos: %d API faults, %d cluster changes, %d manager actions planned over %s",
+		len(p.api), len(p.cluster), len(p.process), s.o.Duration)
+	s.m.restartUnplanned.Store(true)
+	s.chaosStart = time.Now()
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s.runLane(ctx, laneAPI, p.api, s.chaosStart, s.doAPI) }()
+	go func() { defer wg.Done(); s.runLane(ctx, laneCluster, p.cluster, s.chaosStart, s.doCluster) }()
+	go func() { defer wg.Done(); s.runLane(ctx, laneProcess, p.process, s.chaosStart, s.doProcess) }()
+	wg.Wait()
+	sleep(ctx, time.Until(s.chaosStart.Add(s.o.Duration)))
+}
+
+// recover stops every fault, makes sure both managers run, and waits for
+// every CR to be Ready (invariant 5).
+func (s *soak) recover(ctx context.Context) {
+	s.si.api.ClearFaults()
+	s.m.restartUnplanned.Store(false)
+	s.faultsStopped = time.Now()
+	for _, sl := range s.m.slots {
+		if p := sl.current(); p == nil || !p.running() {
+			if _, err := s.m.start(sl); err != nil {
+				s.j.note("starting manager %s after the chaos: %v", sl.name, err)
+			}
+		}
+	}
+	s.j.logf("faults stopped; waiting for every CR to be Ready within %s (or its scheduled retry)", s.o.ReadyBound)
+	s.readyMissing = s.waitAllReady(ctx, s.readyDeadline)
+	if len(s.readyMissing) == 0 {
+		s.allReady = time.Now()
+		s.j.logf("every CR Ready %.1fs after the faults stopped", s.allReady.Sub(s.faultsStopped).Seconds())
+	}
+}
+
+// waitAllReady waits until every live CR is Ready (reason Ready) and its
+// Secret holds an unexpired token (and its accesskey), and returns the CRs
+// that are not, with why, once each one's deadline has passed.
+func (s *soak) waitAllReady(ctx context.Context, deadline func(*crInfo, map[string][]call) time.Time) []string {
+	for {
+		byCR := map[string][]call{}
+		for _, c := range s.si.rec.snapshot() {
+			byCR[c.CR] = append(byCR[c.CR], c)
+		}
+		var missing []string
+		waiting := false
+		items := s.mon.poll(ctx)
+		why := map[string]string{}
+		for i := range items {
+			if w := s.notReady(&items[i]); w != "" {
+				why[items[i].Name] = w
+			}
+		}
+		for _, name := range s.j.crNames() {
+			cr := s.j.cr(name)
+			if _, deleted, _ := s.j.crState(cr); !deleted.IsZero() {
+				continue
+			}
+			w, notReady := why[name]
+			if !slices.ContainsFunc(items, func(v v1alpha1.VoipbinCredential) bool { return v.Name == name }) {
+				w, notReady = "not listed", true
+			}
+			if !notReady {
+				continue
+			}
+			if time.Now().Before(deadline(cr, byCR)) {
+				waiting = true
+			}
+			missing = append(missing, name+": "+w)
+		}
+		if len(missing) == 0 || !waiting || ctx.Err() != nil {
+			return missing
+		}
+		sleep(ctx, 500*time.Millisecond)
+	}
+}
+
+// readyDeadline is invariant 5's bound for cr: ReadyBound after the faults
+// stopped or, for a CR whose backoff had already put its next attempt later,
+// that attempt plus retrySlack (design.md's backoff reaches 80 s after five
+// failures in a row: an outage that ends does not cut a wait short).
+func (s *soak) readyDeadline(cr *crInfo, byCR map[string][]call) time.Time {
+	d := s.faultsStopped.Add(s.o.ReadyBound)
+	v := &crView{cr: cr, writes: s.mon.secretHistory(cr)}
+	for _, c := range byCR[cr.Name] {
+		if c.Path == loginPath {
+			v.logins = append(v.logins, c)
+		} else {
+			v.checks = append(v.checks, c)
+		}
+	}
+	for _, calls := range [][]call{v.logins, v.checks} {
+		if due := retryDue(v, calls); !due.IsZero() && due.Add(retrySlack).After(d) {
+			d = due.Add(retrySlack)
+			if d.After(s.lastDeadline) {
+				s.lastDeadline = d
+			}
+		}
+	}
+	return d
+}
+
+// notReady says why vbc is not Ready with a good Secret, or "".
+func (s *soak) notReady(vbc *v1alpha1.VoipbinCredential) string {
+	c := meta.FindStatusCondition(vbc.Status.Conditions, v1alpha1.ConditionReady)
+	if c == nil {
+		return "no Ready condition"
+	}
+	if c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.ReasonReady {
+		return fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message)
+	}
+	cr := s.j.cr(vbc.Name)
+	if cr == nil {
+		return ""
+	}
+	h := s.mon.secretHistory(cr)
+	if len(h) == 0 || h[len(h)-1].Deleted {
+		return "no managed Secret"
+	}
+	cur := h[len(h)-1]
+	if !cur.Expire.After(time.Now()) {
+		return "the managed Secret holds no unexpired token"
+	}
+	if cr.AccessKey != "" && !cur.HasKey {
+		return "the managed Secret holds no accesskey"
+	}
+	return ""
+}
+
+// scanForLeaks scans what is only complete at the end: every manager log, the
+// events, and the status once more (metrics and status were scanned live).
+func (s *soak) scanForLeaks(ctx context.Context) error {
+	for _, path := range s.m.allLogs() {
+		if err := s.leaks.scanFile(srcLogs, path); err != nil {
+			return fmt.Errorf("scanning %s: %w", path, err)
+		}
+	}
+	events, err := s.eventsText(ctx)
+	if err != nil {
+		return err
+	}
+	s.leaks.scan(srcEvents, events)
+	list := &v1alpha1.VoipbinCredentialList{}
+	if err := s.k.c.List(ctx, list, client.InNamespace(crNamespace)); err != nil {
+		return err
+	}
+	text, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	s.leaks.scan(srcStatus, text)
+	return nil
+}
+
+// errNoLog is returned when there is no manager log to sample.
+var errNoLog = errors.New("no manager log to sample")
+
+// logSample returns the start of the first manager log, for the synthetic
+// control and the verbosity check.
+func (s *soak) logSample() ([]byte, error) {
+	logs := s.m.allLogs()
+	if len(logs) == 0 {
+		return nil, errNoLog
+	}
+	f, err := os.Open(logs[0])
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	return io.ReadAll(io.LimitReader(f, 4<<20))
+}
+
+// eventsText returns every event of the CRs' namespace, both APIs, as JSON.
+func (s *soak) eventsText(ctx context.Context) ([]byte, error) {
+	core := &corev1.EventList{}
+	evs := &eventsv1.EventList{}
+	var out []byte
+	for _, l := range []client.ObjectList{core, evs} {
+		if err := s.k.c.List(ctx, l, client.InNamespace(crNamespace)); err != nil {
+			return nil, fmt.Errorf("listing events: %w", err)
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	s.eventCount = len(core.Items) + len(evs.Items)
+	return out, nil
+}
