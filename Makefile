@@ -51,7 +51,7 @@ envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source i
 
 .PHONY: test
 test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz seeds, envtest) with the race detector.
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 20m ./... -coverprofile cover.out
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
