@@ -161,7 +161,8 @@ func (s *soak) printInvariants(p func(string, ...any), a *analysis, lr leakResul
 	p("             %d (Secret, half-second) observations; expired tokens seen: %d excused by faults on every renewal attempt"+
 		" (%d in a long outage; attempts %v), %d by a hand-over",
 		observations, a.excusedEpisodes, a.excusedLong, a.excusedFaults, a.excusedLeaderless)
-	p("             hand edits/deletions restored: %d, %s (bound %s, or later when every attempt within it met a fault or a wait)", len(a.restore), durStats(a.restore), restoreBound)
+	p("             hand edits/deletions restored: %d, %s (bound %s, or later when every attempt within it met a fault or a wait)",
+		len(a.restore), durStats(a.restore), restoreBound)
 	s.printReverse(p, a)
 	p("  3 %-8s %s", status(3), invariantNames[3])
 	for _, what := range []string{"logins", "accesskey checks"} {
