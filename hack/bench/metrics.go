@@ -264,3 +264,30 @@ func callsSince(api *voipbintest.Server, from int) (apiCalls, int) {
 	}
 	return c, len(reqs)
 }
+
+// window is a measurement in progress: the API server's write counters and
+// the stand-in's request log at its start.
+type window struct {
+	writes writeCounts
+	mark   int
+}
+
+// openWindow starts counting API-server writes and VoIPBIN calls.
+func (b *bench) openWindow(ctx context.Context) (window, error) {
+	writes, err := apiServerWrites(ctx, b.kube)
+	if err != nil {
+		return window{}, err
+	}
+	_, mark := callsSince(b.api, 0)
+	return window{writes: writes, mark: mark}, nil
+}
+
+// closeWindow returns the API-server writes and the VoIPBIN calls since w opened.
+func (b *bench) closeWindow(ctx context.Context, w window) (writeCounts, apiCalls, error) {
+	after, err := apiServerWrites(ctx, b.kube)
+	if err != nil {
+		return nil, apiCalls{}, err
+	}
+	calls, _ := callsSince(b.api, w.mark)
+	return after.since(w.writes), calls, nil
+}

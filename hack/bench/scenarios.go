@@ -51,11 +51,10 @@ func (b *bench) scenarioDistinct(ctx context.Context) error {
 	}
 	b.out.printf("  created in %s; starting the manager", seconds(time.Since(created)))
 
-	writesBefore, err := apiServerWrites(ctx, b.kube)
+	win, err := b.openWindow(ctx)
 	if err != nil {
 		return err
 	}
-	_, mark := callsSince(b.api, 0)
 	mgr, err := b.startManager(ctx)
 	if err != nil {
 		return err
@@ -67,12 +66,11 @@ func (b *bench) scenarioDistinct(ctx context.Context) error {
 	if err := sleep(ctx, b.o.settle); err != nil {
 		return err
 	}
-	writesAfter, err := apiServerWrites(ctx, b.kube)
+	writes, calls, err := b.closeWindow(ctx, win)
 	if err != nil {
 		return err
 	}
-	calls, _ := callsSince(b.api, mark)
-	b.distinctWrites = writesAfter.since(writesBefore)
+	b.distinctWrites = writes
 
 	floor := time.Duration(float64(n) / b.o.loginQPS * float64(time.Second))
 	limit := time.Duration(float64(floor) * maxReadyRatio)
@@ -111,11 +109,10 @@ func (b *bench) scenarioDistinct(ctx context.Context) error {
 func (b *bench) scenarioShared(ctx context.Context) error {
 	n, logins := b.o.sharedCRs, b.o.sharedLogins
 	s := b.rep.scenario("2", fmt.Sprintf("%d credentials sharing %d logins, created while the manager runs", n, logins))
-	writesBefore, err := apiServerWrites(ctx, b.kube)
+	win, err := b.openWindow(ctx)
 	if err != nil {
 		return err
 	}
-	_, mark := callsSince(b.api, 0)
 	b.out.printf("scenario 2: creating %d login Secrets and %d VoipbinCredentials (manager running)", logins, n)
 	start := time.Now()
 	for i := range logins {
@@ -139,12 +136,10 @@ func (b *bench) scenarioShared(ctx context.Context) error {
 	if err := sleep(ctx, b.o.settle); err != nil {
 		return err
 	}
-	writesAfter, err := apiServerWrites(ctx, b.kube)
+	writes, calls, err := b.closeWindow(ctx, win)
 	if err != nil {
 		return err
 	}
-	calls, _ := callsSince(b.api, mark)
-	writes := writesAfter.since(writesBefore)
 
 	s.check("logins made", float64(calls.logins), "", count(calls.logins), "= "+count(logins), calls.logins == logins)
 	if waitErr != nil {
@@ -176,11 +171,10 @@ func (b *bench) scenarioQuiet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	writesBefore, err := apiServerWrites(ctx, b.kube)
+	win, err := b.openWindow(ctx)
 	if err != nil {
 		return err
 	}
-	_, mark := callsSince(b.api, 0)
 	if err := sleep(ctx, b.o.quiet); err != nil {
 		return err
 	}
@@ -188,12 +182,10 @@ func (b *bench) scenarioQuiet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	writesAfter, err := apiServerWrites(ctx, b.kube)
+	writes, calls, err := b.closeWindow(ctx, win)
 	if err != nil {
 		return err
 	}
-	calls, _ := callsSince(b.api, mark)
-	writes := writesAfter.since(writesBefore)
 	secretWrites := writes.count(resourceSecrets, anySubresource)
 	crWrites := writes.count(resourceCredentials, anySubresource)
 	recs := int(reconciles(after) - reconciles(before))
@@ -221,11 +213,10 @@ func (b *bench) scenarioRestart(ctx context.Context) error {
 	total := b.totalCRs()
 	s := b.rep.scenario("4", fmt.Sprintf("a graceful restart (SIGTERM, wait, start) with all %d credentials Ready", total))
 	b.out.printf("scenario 4: restarting the manager, then counting for %s", b.o.restartWindow)
-	writesBefore, err := apiServerWrites(ctx, b.kube)
+	win, err := b.openWindow(ctx)
 	if err != nil {
 		return err
 	}
-	_, mark := callsSince(b.api, 0)
 	stopped, stopErr := b.stopManager()
 	mgr, err := b.startManager(ctx)
 	if err != nil {
@@ -242,12 +233,10 @@ func (b *bench) scenarioRestart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	writesAfter, err := apiServerWrites(ctx, b.kube)
+	writes, calls, err := b.closeWindow(ctx, win)
 	if err != nil {
 		return err
 	}
-	calls, _ := callsSince(b.api, mark)
-	writes := writesAfter.since(writesBefore)
 	secretWrites := writes.count(resourceSecrets, anySubresource)
 	crWrites := writes.count(resourceCredentials, anySubresource)
 	recs := int(reconciles(m))

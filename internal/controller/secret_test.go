@@ -409,6 +409,25 @@ func managedFieldsJSON(labels, annotations []string) []byte {
 	return b
 }
 
+// applied returns the managed Secret as the operator applied it for vbc with
+// this data, then changed by edit (if not nil): the existing Secret of a table
+// case.
+func applied(vbc *v1alpha1.VoipbinCredential, data map[string][]byte, edit func(*corev1.Secret)) func() *corev1.Secret {
+	return func() *corev1.Secret {
+		s := appliedSecret(newDesiredSecret(vbc, data), vbc)
+		if edit != nil {
+			edit(s)
+		}
+		return s
+	}
+}
+
+// ownField records in s's managed fields that manager owns fieldsV1 through op.
+func ownField(s *corev1.Secret, manager string, op metav1.ManagedFieldsOperationType, fieldsV1 string) {
+	s.ManagedFields = append(s.ManagedFields, metav1.ManagedFieldsEntry{
+		Manager: manager, Operation: op, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fieldsV1)})
+}
+
 // appliedSecret returns the managed Secret as the API server holds it after
 // the operator applied d for vbc: data, labels, annotations, owner reference,
 // and the operator's managed fields.
@@ -456,146 +475,83 @@ func TestUpToDate(t *testing.T) {
 	}{
 		{name: "everything matches, Delete",
 			vbc: newVBC(v1alpha1.DeletionPolicyDelete, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				return appliedSecret(newDesiredSecret(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData()),
-					newVBC(v1alpha1.DeletionPolicyDelete, template))
-			}, want: true},
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), nil), want: true},
 		{name: "everything matches, Retain",
 			vbc: newVBC(v1alpha1.DeletionPolicyRetain, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				return appliedSecret(newDesiredSecret(newVBC(v1alpha1.DeletionPolicyRetain, template), testFullData()),
-					newVBC(v1alpha1.DeletionPolicyRetain, template))
-			}, want: true},
+			existing: applied(newVBC(v1alpha1.DeletionPolicyRetain, template), testFullData(), nil), want: true},
 		{name: "no Secret yet", vbc: newVBC(v1alpha1.DeletionPolicyDelete, nil), data: testFullData(),
 			existing: func() *corev1.Secret { return nil }, want: false},
 		{name: "token differs", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template),
-			data: dataWithKey(testFullData(), v1alpha1.SecretKeyToken, "new-token"),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				return appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
-			}, want: false},
+			data:     dataWithKey(testFullData(), v1alpha1.SecretKeyToken, "new-token"),
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), nil), want: false},
 		{name: "a desired key is missing from the Secret", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template),
 			data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				delete(s.Data, v1alpha1.SecretKeyAccessKey)
-				return s
-			}, want: false},
+			}), want: false},
 		{name: "an operator key no longer desired is still there", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template),
 			data: testLoginData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testLoginData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testLoginData(), func(s *corev1.Secret) {
 				s.Data[v1alpha1.SecretKeyAccessKey] = []byte("vb_old")
-				return s
-			}, want: false},
+			}), want: false},
 		{name: "a foreign data key is left alone", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template),
 			data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				s.Data["ca.crt"] = []byte("pem")
-				return s
-			}, want: true},
+			}), want: true},
 		{name: "a template label differs", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				s.Labels["team"] = "payments"
-				return s
-			}, want: false},
+			}), want: false},
 		{name: "an operator label was removed", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				delete(s.Labels, v1alpha1.LabelCredential)
-				return s
-			}, want: false},
+			}), want: false},
 		{name: "a template annotation differs", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				s.Annotations["note"] = "edited"
-				return s
-			}, want: false},
+			}), want: false},
 		{name: "the data-hash annotation differs", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template),
 			data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				s.Annotations[v1alpha1.AnnotationDataHash] = "sha256:stale"
-				return s
-			}, want: false},
+			}), want: false},
 		{name: "a label added by someone else is left alone", vbc: newVBC(v1alpha1.DeletionPolicyDelete, template),
 			data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				s.Labels["added-by-kubectl"] = "yes"
-				s.ManagedFields = append(s.ManagedFields, metav1.ManagedFieldsEntry{
-					Manager: "kubectl-label", Operation: metav1.ManagedFieldsOperationUpdate,
-					FieldsType: "FieldsV1",
-					FieldsV1:   metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:added-by-kubectl":{}}}}`)})
-				return s
-			}, want: true},
+				ownField(s, "kubectl-label", metav1.ManagedFieldsOperationUpdate, `{"f:metadata":{"f:labels":{"f:added-by-kubectl":{}}}}`)
+			}), want: true},
 		{name: "a template label was removed from the spec",
 			vbc: newVBC(v1alpha1.DeletionPolicyDelete, nil), data: testFullData(),
-			existing: func() *corev1.Secret {
-				old := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				return appliedSecret(newDesiredSecret(old, testFullData()), old)
-			}, want: false},
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), nil), want: false},
 		{name: "a template label was removed, only the label in managedFields",
 			vbc: newVBC(v1alpha1.DeletionPolicyDelete, nil), data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, nil)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, nil), testFullData(), func(s *corev1.Secret) {
 				s.Labels["team"] = "billing"
-				s.ManagedFields = append(s.ManagedFields, metav1.ManagedFieldsEntry{
-					Manager: v1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-					FieldsType: "FieldsV1",
-					FieldsV1:   metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)})
-				return s
-			}, want: false},
+				ownField(s, v1alpha1.FieldManager, metav1.ManagedFieldsOperationApply, `{"f:metadata":{"f:labels":{"f:team":{}}}}`)
+			}), want: false},
 		{name: "a template annotation was removed from the spec",
-			vbc:  newVBC(v1alpha1.DeletionPolicyDelete, &v1alpha1.SecretTemplate{Labels: template.Labels}),
-			data: testFullData(),
-			existing: func() *corev1.Secret {
-				old := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				return appliedSecret(newDesiredSecret(old, testFullData()), old)
-			}, want: false},
+			vbc:      newVBC(v1alpha1.DeletionPolicyDelete, &v1alpha1.SecretTemplate{Labels: template.Labels}),
+			data:     testFullData(),
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), nil), want: false},
 		{name: "the same label owned by another manager does not count",
 			vbc: newVBC(v1alpha1.DeletionPolicyDelete, nil), data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, nil)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, nil), testFullData(), func(s *corev1.Secret) {
 				s.Labels["team"] = "billing"
-				s.ManagedFields = append(s.ManagedFields, metav1.ManagedFieldsEntry{
-					Manager: "helm", Operation: metav1.ManagedFieldsOperationApply,
-					FieldsType: "FieldsV1",
-					FieldsV1:   metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)})
-				return s
-			}, want: true},
+				ownField(s, "helm", metav1.ManagedFieldsOperationApply, `{"f:metadata":{"f:labels":{"f:team":{}}}}`)
+			}), want: true},
 		{name: "Delete wanted, no owner reference (was Retain)",
 			vbc: newVBC(v1alpha1.DeletionPolicyDelete, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				old := newVBC(v1alpha1.DeletionPolicyRetain, template)
-				return appliedSecret(newDesiredSecret(old, testFullData()), old)
-			}, want: false},
+			existing: applied(newVBC(v1alpha1.DeletionPolicyRetain, template), testFullData(), nil), want: false},
 		{name: "Retain wanted, owner reference still set (was Delete)",
 			vbc: newVBC(v1alpha1.DeletionPolicyRetain, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				old := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				return appliedSecret(newDesiredSecret(old, testFullData()), old)
-			}, want: false},
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), nil), want: false},
 		{name: "Delete wanted, owner reference to an older CR of the same name",
 			vbc: newVBC(v1alpha1.DeletionPolicyDelete, template), data: testFullData(),
-			existing: func() *corev1.Secret {
-				vbc := newVBC(v1alpha1.DeletionPolicyDelete, template)
-				s := appliedSecret(newDesiredSecret(vbc, testFullData()), vbc)
+			existing: applied(newVBC(v1alpha1.DeletionPolicyDelete, template), testFullData(), func(s *corev1.Secret) {
 				s.OwnerReferences[0].UID = "99999999-0000-4000-8000-000000000000"
-				return s
-			}, want: false},
+			}), want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
