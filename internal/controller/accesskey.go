@@ -35,8 +35,9 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 		Retry:        r.memory.retry(vbc, partAccessKey, inputsNow),
 		Failing:      st.FailedAttempts > 0,
 		FailingRetry: failingRetry(st.FailedAttempts, timeOf(st.LastFailureTime), stored.knownExpiry(), vbc.UID),
-		Changed:      !sameKey || (validated && !stored.present) || refreshRequested(vbc),
-		Scheduled:    accessKeyCheckTime(st, sameKey, interval),
+		Changed: !sameKey || (validated && !stored.present) || refreshRequested(vbc) ||
+			(st.FailedAttempts > 0 && specChangedSince(vbc, v1alpha1.ConditionAccessKeyValid)),
+		Scheduled: accessKeyCheckTime(st, sameKey, interval),
 	}.isDue(now)
 	if !due {
 		if st.FailedAttempts == 0 && sameKey {
@@ -44,6 +45,9 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 				accessKeyMessage(st), now)
 		}
 		return partResult{Wake: wake}
+	}
+	if stopping(ctx) {
+		return partResult{Wake: now, Deferred: true}
 	}
 
 	client, err := r.clients.get(in.Endpoint)
@@ -56,15 +60,22 @@ func (r *VoipbinCredentialReconciler) reconcileAccessKey(ctx context.Context, vb
 		if wait, ok := deferredBy(err); ok {
 			return deferred(ctx, vbc, v1alpha1.ConditionAccessKeyValid, sameKey && stored.valid(now), now.Add(wait), now)
 		}
-		f := classify(err, "accesskey")
-		if f.Reason == v1alpha1.ReasonInvalidCredentials && sameKey && st.ExpiresAt != nil && !now.Before(st.ExpiresAt.Time) {
-			f.Reason = v1alpha1.ReasonAccessKeyExpired
-			f.Description = fmt.Sprintf("the accesskey expired at %s", timestamp(st.ExpiresAt.Time))
-		}
-		return r.accessKeyFailed(ctx, vbc, sameKey, stored, inputsNow, f, now)
+		return r.accessKeyFailed(ctx, vbc, sameKey, stored, inputsNow, classifyAccessKeyFailure(err, st, sameKey, now), now)
 	}
 
 	return r.accessKeyValidated(ctx, vbc, in, info, now)
+}
+
+// classifyAccessKeyFailure classifies a failed check: a key refused (401) at
+// or after the known expiry of the same key is AccessKeyExpired, before it
+// InvalidCredentials.
+func classifyAccessKeyFailure(err error, st *v1alpha1.AccessKeyStatus, sameKey bool, now time.Time) failure {
+	f := classify(err, "accesskey")
+	if f.Reason == v1alpha1.ReasonInvalidCredentials && sameKey && st.ExpiresAt != nil && !now.Before(st.ExpiresAt.Time) {
+		f.Reason = v1alpha1.ReasonAccessKeyExpired
+		f.Description = fmt.Sprintf("the accesskey expired at %s", timestamp(st.ExpiresAt.Time))
+	}
+	return f
 }
 
 // accessKeyValidated records a successful check and publishes the key.

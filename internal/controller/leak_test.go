@@ -50,6 +50,24 @@ func findLeaks(where, text string, secrets []string) []string {
 	return leaks
 }
 
+// leakContexts returns, for each secret found in text, the text around it,
+// with the secret itself masked: where a leak is, without printing it.
+func leakContexts(text string, secrets []string) []string {
+	var out []string
+	for _, s := range secrets {
+		if len(s) < 6 {
+			continue
+		}
+		for _, form := range secretForms(s) {
+			if i := strings.Index(text, form); i >= 0 {
+				from, to := max(0, i-200), min(len(text), i+len(form)+100)
+				out = append(out, text[from:i]+"<secret>"+text[i+len(form):to])
+			}
+		}
+	}
+	return out
+}
+
 // clusterText returns every event and every VoipbinCredential (status included) in
 // namespace ns ("" for all), as JSON.
 func clusterText(ctx context.Context, ns string) (events, credentials string, err error) {

@@ -21,7 +21,8 @@ type partResult struct {
 	AccessKey string
 	// Wake is when this credential next needs the reconciler (zero: only on change).
 	Wake time.Time
-	// Deferred reports that a due attempt was not made because a 429 still holds.
+	// Deferred reports that a due attempt was not made: a 429 still holds, or
+	// the manager is stopping.
 	Deferred bool
 }
 
@@ -52,7 +53,8 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 		Failing:      st.FailedAttempts > 0,
 		FailingRetry: failingRetry(st.FailedAttempts, timeOf(st.LastFailureTime), stored.knownExpiry(), vbc.UID),
 		Changed: !stored.present || refresh ||
-			st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash,
+			st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash ||
+			(st.FailedAttempts > 0 && specChangedSince(vbc, v1alpha1.ConditionTokenReady)),
 		Scheduled: renew.Time,
 	}.isDue(now)
 	if !due {
@@ -62,6 +64,9 @@ func (r *VoipbinCredentialReconciler) reconcileLogin(ctx context.Context, vbc *v
 				tokenMessage(st, renew), now)
 		}
 		return partResult{Wake: wake}
+	}
+	if stopping(ctx) {
+		return partResult{Wake: now, Deferred: true}
 	}
 
 	client, err := r.clients.get(in.Endpoint)

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -536,5 +537,23 @@ func TestFailingRetry(t *testing.T) {
 				t.Errorf("failingRetry = %s, want in [%s, %s]", got, tt.min, tt.max)
 			}
 		})
+	}
+}
+
+func TestStopping(t *testing.T) {
+	if stopping(context.Background()) {
+		t.Error("a plain context is stopping")
+	}
+	parent, cancel := context.WithCancel(context.Background())
+	ctx := detach(parent)
+	if stopping(ctx) {
+		t.Error("stopping before the stop")
+	}
+	cancel()
+	if !stopping(ctx) {
+		t.Error("not stopping after the stop")
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the detached context was canceled: %v", ctx.Err())
 	}
 }

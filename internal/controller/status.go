@@ -24,6 +24,15 @@ func setCondition(vbc *v1alpha1.VoipbinCredential, condType string, status metav
 	})
 }
 
+// specChangedSince reports whether vbc's spec changed since condition condType
+// was last set: for a failing credential, since its last attempt (a failure
+// sets the condition), so that an edit of the spec (another usernameKey,
+// passwordKey or key) brings an attempt at once, also after a restart.
+func specChangedSince(vbc *v1alpha1.VoipbinCredential, condType string) bool {
+	c := meta.FindStatusCondition(vbc.Status.Conditions, condType)
+	return c != nil && c.ObservedGeneration != vbc.Generation
+}
+
 // isTrue reports whether condition condType of vbc is True.
 func isTrue(vbc *v1alpha1.VoipbinCredential, condType string) bool {
 	return meta.IsStatusConditionTrue(vbc.Status.Conditions, condType)

@@ -398,6 +398,11 @@ func scanAllForLeaks() int {
 				fmt.Fprintf(os.Stderr, "leaking line: %.300s\n", line)
 			}
 		}
+		for _, where := range []struct{ name, text string }{{"events", events}, {"status", credentials}} {
+			for _, c := range leakContexts(where.text, all) {
+				fmt.Fprintf(os.Stderr, "leaking %s: ...%s...\n", where.name, c)
+			}
+		}
 		return 1
 	}
 	fmt.Printf("leak scan: %d secrets, %d bytes of logs, no leak\n", len(all), len(allLogs.String()))

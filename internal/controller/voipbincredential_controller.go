@@ -72,13 +72,7 @@ func NewReconciler(c client.Client, apiReader, managedSecrets client.Reader, rec
 // never by returning an error (which would hand timing to the workqueue and
 // ignore Retry-After). Errors are returned only for Kubernetes API failures.
 func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	// A reconcile in flight when the manager stops (a rolling update, a leader
-	// hand-over) runs to its end: VoIPBIN may already have issued a token that
-	// only this reconcile can store, and a canceled write would lose it and
-	// make the next leader log in again. Every call is bounded anyway (the API
-	// timeout; the manager's graceful shutdown timeout), and the lease is held
-	// until the reconcilers have stopped.
-	ctx = context.WithoutCancel(ctx)
+	ctx = detach(ctx)
 	vbc := &v1alpha1.VoipbinCredential{}
 	if err := r.Get(ctx, req.NamespacedName, vbc); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -141,6 +135,33 @@ func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	setReady(vbc, now)
 	return r.requeueAt(ctx, earliest(login.Wake, key.Wake), now), nil
+}
+
+// detach returns the context of one reconcile. A reconcile in flight when the
+// manager stops (a rolling update, a leader hand-over) runs to its end:
+// VoIPBIN may already have issued a token that only this reconcile can store,
+// and a canceled write would lose it and make the next leader log in again. So
+// the stop does not cancel it; it only keeps the reconcile from starting a new
+// API call (see stopping). Every call is bounded anyway (the API timeout; the
+// manager's graceful shutdown timeout), and the lease is held until the
+// reconcilers have stopped.
+func detach(ctx context.Context) context.Context {
+	return context.WithValue(context.WithoutCancel(ctx), stopSignal{}, ctx.Done())
+}
+
+// stopSignal is the context key of the manager's stop channel (see detach).
+type stopSignal struct{}
+
+// stopping reports whether the manager is stopping: a reconcile then finishes
+// what it has in hand but starts no new API call; the next manager makes it.
+func stopping(ctx context.Context) bool {
+	done, _ := ctx.Value(stopSignal{}).(<-chan struct{})
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // staleCacheRetry is how soon a reconcile that found the cache behind the
