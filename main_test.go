@@ -65,18 +65,7 @@ func TestManagerServesHealthz(t *testing.T) {
 	}
 	defer func() { _ = env.Stop() }()
 
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfigPath := adminKubeconfig(t, env)
 
 	probeAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -122,15 +111,7 @@ func TestLeaderElectionOutsideCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = env.Stop() }()
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, _ := user.KubeConfig()
-	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfigPath := adminKubeconfig(t, env)
 	clientset := kubernetes.NewForConfigOrDie(cfg)
 	ctx := context.Background()
 	if _, err := clientset.CoreV1().Namespaces().Create(ctx,
@@ -170,4 +151,23 @@ func TestLeaderElectionOutsideCluster(t *testing.T) {
 	if got, ok := series(families, "leader_election_master_status", map[string]string{"name": leaseName}); !ok || got != 1 {
 		t.Errorf("leader_election_master_status = %v (present %t), want 1", got, ok)
 	}
+}
+
+// adminKubeconfig writes a kubeconfig of a system:masters user of env, for the
+// manager binary's --kubeconfig, and returns its path.
+func adminKubeconfig(t *testing.T, env *envtest.Environment) string {
+	t.Helper()
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

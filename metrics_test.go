@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 	"github.com/voipbin/credential-operator/internal/testenv"
@@ -105,15 +102,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	api.AddAgent("metrics@example.com", "metrics-password", "")
 	key := api.AddAccessKey(voipbintest.AccessKey{Name: "metrics", Expire: time.Now().Add(30 * 24 * time.Hour)})
 
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, _ := user.KubeConfig()
-	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfigPath := adminKubeconfig(t, env)
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -24,6 +24,20 @@ func (e *env) accessKeySecret(name, key string) {
 	}))
 }
 
+// combinedCredential creates a Ready CR name with a login (agent
+// name@example.com, Secret "login") and an accesskey (Secret "key"), and
+// returns the key.
+func (e *env) combinedCredential(name string) voipbintest.AccessKey {
+	e.t.Helper()
+	e.api.AddAgent(name+"@example.com", "pw-"+name, "")
+	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: name})
+	e.loginSecret("login", name+"@example.com", "pw-"+name)
+	e.accessKeySecret("key", key.Key)
+	e.credential(name, withLogin("login"), withAccessKey("key"))
+	e.waitReady(name, 15*time.Second)
+	return key
+}
+
 // listCalls returns the accesskey list requests the stand-in saw, and fails the
 // test if a key was ever sent other than as the accesskey cookie.
 func (e *env) listCalls() []voipbintest.Request {
@@ -221,12 +235,7 @@ func TestReplacedAccessKeyRevalidated(t *testing.T) {
 func TestCombinedCredential(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 7*24*time.Hour)
-	e.api.AddAgent("both@example.com", "pw-both", "")
-	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: "both"})
-	e.loginSecret("login", "both@example.com", "pw-both")
-	e.accessKeySecret("key", key.Key)
-	e.credential("both", withLogin("login"), withAccessKey("key"))
-	e.waitReady("both", 15*time.Second)
+	key := e.combinedCredential("both")
 	s := e.secret("both-out")
 	for _, k := range []string{"token", "expiresAt", "accesskey", "apiURL"} {
 		if len(s.Data[k]) == 0 {

@@ -24,12 +24,7 @@ import (
 func TestHandEditedTokenNotVouchedFor(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 7*24*time.Hour)
-	e.api.AddAgent("edited@example.com", "pw-edited", "")
-	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: "edited"})
-	e.loginSecret("login", "edited@example.com", "pw-edited")
-	e.accessKeySecret("key", key.Key)
-	e.credential("edited", withLogin("login"), withAccessKey("key"))
-	e.waitReady("edited", 15*time.Second)
+	key := e.combinedCredential("edited")
 	checks := len(e.listCalls())
 
 	e.api.SetDown("/auth/login", http.StatusServiceUnavailable)
@@ -86,12 +81,7 @@ func TestHandEditedTokenNotVouchedFor(t *testing.T) {
 func TestStopDuringRenewalKeepsToken(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 7*24*time.Hour)
-	e.api.AddAgent("stopped@example.com", "pw-stopped", "")
-	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: "stopped"})
-	e.loginSecret("login", "stopped@example.com", "pw-stopped")
-	e.accessKeySecret("key", key.Key)
-	e.credential("stopped", withLogin("login"), withAccessKey("key"))
-	e.waitReady("stopped", 15*time.Second)
+	e.combinedCredential("stopped")
 	first := string(e.secret("stopped-out").Data["token"])
 	checks := e.api.Hits("/v1.0/accesskeys")
 
@@ -166,12 +156,7 @@ func TestRestartDuringOutageKeepsBackoff(t *testing.T) {
 func TestStopStartsNoNewCall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 7*24*time.Hour)
-	e.api.AddAgent("stopping@example.com", "pw-stopping", "")
-	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: "stopping"})
-	e.loginSecret("login", "stopping@example.com", "pw-stopping")
-	e.accessKeySecret("key", key.Key)
-	e.credential("stopping", withLogin("login"), withAccessKey("key"))
-	e.waitReady("stopping", 15*time.Second)
+	e.combinedCredential("stopping")
 	first := string(e.secret("stopping-out").Data["token"])
 	checks := e.api.Hits("/v1.0/accesskeys")
 
