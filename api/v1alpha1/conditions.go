@@ -9,6 +9,15 @@ const (
 	ConditionTokenReady = "TokenReady"
 	// ConditionAccessKeyValid reports the accesskey; present only when spec.accessKey is set.
 	ConditionAccessKeyValid = "AccessKeyValid"
+	// ConditionReconciling (kstatus) is True while the operator is still working
+	// toward Ready: before the first usable credential, or while a failure it
+	// retries by itself keeps Ready False. Absent otherwise.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled (kstatus) is True, with the reason of what failed, while
+	// progress needs a human: a wrong password, a missing Secret, a URL that is not
+	// allowed. It is also True while a still-valid stored token keeps Ready True.
+	// Absent otherwise.
+	ConditionStalled = "Stalled"
 )
 
 // Condition reasons. The README lists what to do about each of them.
@@ -51,6 +60,12 @@ const (
 	ReasonRateLimited = "RateLimited"
 	// ReasonSuspended: spec.suspend is true and the stored credential has expired.
 	ReasonSuspended = "Suspended"
+	// ReasonSecretWriteFailed: the managed Secret could not be written (an admission
+	// policy, a quota, a terminating namespace). Ready turns False once the Secret no
+	// longer holds a usable credential; the message quotes the API server.
+	ReasonSecretWriteFailed = "SecretWriteFailed"
+	// ReasonPending: no attempt has been made yet (Unknown conditions only).
+	ReasonPending = "Pending"
 )
 
 // Event reasons. Events are emitted on transitions, never once per retry.
@@ -71,6 +86,8 @@ const (
 	EventSecretConflict = "SecretConflict"
 	// EventAPIURLNotAllowed (Warning): spec.apiURL is not allowed by the operator.
 	EventAPIURLNotAllowed = "APIURLNotAllowed"
+	// EventSecretWriteFailed (Warning): writing the managed Secret started failing.
+	EventSecretWriteFailed = "SecretWriteFailed"
 )
 
 // Labels, annotations and keys of the managed Secret, and annotations of the

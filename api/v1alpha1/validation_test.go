@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 )
@@ -186,6 +188,21 @@ var _ = Describe("VoipbinCredential validation", func() {
 		Expect(got.Spec.AccessKeyCheckInterval).To(Equal(duration(time.Hour)))
 		Expect(got.Spec.RenewBefore).To(BeNil(), "renewBefore defaults at run time to a third of the lifetime")
 		Expect(got.Spec.Suspend).To(BeFalse())
+	})
+
+	It("reads as in progress to kstatus before the operator's first reconcile", func() {
+		vbc := newCredential()
+		Expect(k8sClient.Create(ctx, vbc)).To(Succeed())
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("VoipbinCredential"))
+		Expect(k8sClient.Get(ctx, keyOf(vbc), u)).To(Succeed())
+		gen, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(found).To(BeTrue(), "status.observedGeneration is defaulted")
+		Expect(gen).To(BeZero())
+		res, err := kstatus.Compute(u)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Status).To(Equal(kstatus.InProgressStatus))
 	})
 
 	It("refuses to change secretName and accepts other changes", func() {

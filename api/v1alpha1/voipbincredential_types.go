@@ -272,6 +272,12 @@ type TokenStatus struct {
 	// +optional
 	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
 
+	// lastFailureReason is the condition reason of the last failed login (for example
+	// InvalidCredentials or APIUnavailable); kept so that a restarted operator still
+	// knows whether the failure needs a human.
+	// +optional
+	LastFailureReason string `json:"lastFailureReason,omitempty"`
+
 	// lastFailureMessage says why the last login failed. It never holds secret material.
 	// +optional
 	LastFailureMessage string `json:"lastFailureMessage,omitempty"`
@@ -318,6 +324,12 @@ type AccessKeyStatus struct {
 	// +optional
 	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
 
+	// lastFailureReason is the condition reason of the last failed validation (for example
+	// InvalidCredentials or APIUnavailable); kept so that a restarted operator still
+	// knows whether the failure needs a human.
+	// +optional
+	LastFailureReason string `json:"lastFailureReason,omitempty"`
+
 	// lastFailureMessage says why the last validation failed. It never holds secret material.
 	// +optional
 	LastFailureMessage string `json:"lastFailureMessage,omitempty"`
@@ -349,8 +361,11 @@ type VoipbinCredential struct {
 	// +required
 	Spec VoipbinCredentialSpec `json:"spec"`
 
-	// status is what the operator observed and did.
+	// status is what the operator observed and did. Until the operator's first
+	// reconcile it reads observedGeneration 0, so that kstatus (Flux, Argo CD,
+	// Helm --wait) reports a new credential as in progress, not as current.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status VoipbinCredentialStatus `json:"status,omitempty"`
 }
 

@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/voipbin/credential-operator/internal/plan"
 	"github.com/voipbin/credential-operator/internal/voipbin"
 )
 
@@ -45,20 +45,20 @@ func newAPIClients(opts APIOptions) *apiClients {
 	return &apiClients{opts: opts, clients: map[string]*voipbin.Client{}, throttles: map[string]*voipbin.Throttle{}}
 }
 
-// get returns the client for ep.
-func (a *apiClients) get(ep endpoint) (*voipbin.Client, error) {
-	sum := sha256.Sum256(ep.CAPEM)
-	key := fmt.Sprintf("%s\n%t\n%x", ep.URL, ep.InsecureSkipVerify, sum)
+// get returns the client for apiURL with the given TLS settings.
+func (a *apiClients) get(apiURL string, caPEM []byte, insecureSkipVerify bool) (*voipbin.Client, error) {
+	sum := sha256.Sum256(caPEM)
+	key := fmt.Sprintf("%s\n%t\n%x", apiURL, insecureSkipVerify, sum)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if c, ok := a.clients[key]; ok {
 		return c, nil
 	}
-	c, err := voipbin.New(ep.URL, voipbin.Options{
-		CACertPEM:          ep.CAPEM,
-		InsecureSkipVerify: ep.InsecureSkipVerify,
+	c, err := voipbin.New(apiURL, voipbin.Options{
+		CACertPEM:          caPEM,
+		InsecureSkipVerify: insecureSkipVerify,
 		Timeout:            a.opts.Timeout,
-		Throttle:           a.throttleLocked(ep.URL),
+		Throttle:           a.throttleLocked(apiURL),
 		Observer:           a.opts.Observer,
 	})
 	if err != nil {
@@ -89,43 +89,8 @@ func (a *apiClients) throttleLocked(apiURL string) *voipbin.Throttle {
 	return t
 }
 
-// AllowedURLs is the --allowed-api-urls list: URL prefixes the operator may send
-// credentials to, so that a VoipbinCredential cannot send a password to a host of
-// its author's choosing.
-type AllowedURLs []string
+// AllowedURLs is the --allowed-api-urls list (see plan.AllowedURLs).
+type AllowedURLs = plan.AllowedURLs
 
 // ParseAllowedURLs parses a comma-separated list of http(s) URL prefixes.
-func ParseAllowedURLs(list string) (AllowedURLs, error) {
-	var allowed AllowedURLs
-	for i, item := range strings.Split(list, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		u, err := url.Parse(item)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			// The item is not quoted: it may hold a password in its user info.
-			return nil, fmt.Errorf("allowed API URL #%d: must be an http:// or https:// URL with a host "+
-				"and no user info, query or fragment", i+1)
-		}
-		allowed = append(allowed, item)
-	}
-	if len(allowed) == 0 {
-		return nil, fmt.Errorf("no allowed API URL")
-	}
-	return allowed, nil
-}
-
-// Allows reports whether apiURL is one of the prefixes, or below one of them at a
-// path boundary: "https://api.voipbin.net" allows "https://api.voipbin.net/" and
-// "https://api.voipbin.net/v2", never "https://api.voipbin.net.example.com".
-func (a AllowedURLs) Allows(apiURL string) bool {
-	for _, prefix := range a {
-		p := strings.TrimSuffix(prefix, "/")
-		if apiURL == p || strings.HasPrefix(apiURL, p+"/") {
-			return true
-		}
-	}
-	return false
-}
+func ParseAllowedURLs(list string) (AllowedURLs, error) { return plan.ParseAllowedURLs(list) }

@@ -12,7 +12,7 @@ import (
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 )
 
-// Memory stays bounded however many Secrets a cluster has (design.md, "Bounded
+// Memory stays bounded however many Secrets a cluster has (docs/architecture.md, "Bounded
 // memory"):
 //   - the client never caches Secrets, so no read can start a cluster-wide
 //     informer of full Secrets;

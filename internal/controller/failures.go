@@ -8,49 +8,37 @@ import (
 	"time"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/plan"
 	"github.com/voipbin/credential-operator/internal/voipbin"
 )
 
-// failure is a failed login or accesskey check, sorted for the status and the
-// retry schedule.
-type failure struct {
-	Kind failureKind
-	// Reason is the condition reason when no valid credential is stored.
-	Reason string
-	// Description says what happened, built from the error's typed fields only:
-	// it never holds a credential, a body or a URL query.
-	Description string
-	// RetryAfter is the API's Retry-After, for a 429.
-	RetryAfter time.Duration
-}
-
 // classify sorts an error of the VoIPBIN client. what names the credential
 // ("login", "accesskey").
-func classify(err error, what string) failure {
+func classify(err error, what string) plan.Failure {
 	switch voipbin.KindOf(err) {
 	case voipbin.KindInvalidCredentials:
 		var format *voipbin.CredentialFormatError
 		if errors.As(err, &format) {
-			return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonInvalidCredentials,
+			return plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonInvalidCredentials,
 				Description: fmt.Sprintf("the %s is malformed: %s", what, format.Problem)}
 		}
-		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonInvalidCredentials,
+		return plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonInvalidCredentials,
 			Description: fmt.Sprintf("the API refused the %s (%s)", credentialNoun(what), statusText(err))}
 	case voipbin.KindAccountDisabled:
-		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonAccountDisabled,
+		return plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonAccountDisabled,
 			Description: fmt.Sprintf("the VoIPBIN account is disabled (%s)", statusText(err))}
 	case voipbin.KindRateLimited:
 		retryAfter, _ := voipbin.IsRateLimited(err)
-		return failure{Kind: failureTransient, Reason: v1alpha1.ReasonRateLimited, RetryAfter: retryAfter,
+		return plan.Failure{Kind: plan.Transient, Reason: v1alpha1.ReasonRateLimited, RetryAfter: retryAfter,
 			Description: fmt.Sprintf("the API is rate limiting (%s), Retry-After %s", statusText(err), retryAfter)}
 	case voipbin.KindTLS:
-		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonTLSError,
+		return plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonTLSError,
 			Description: "the TLS handshake failed: " + tlsProblem(err)}
 	case voipbin.KindUnexpectedResponse:
-		return failure{Kind: failurePermanent, Reason: v1alpha1.ReasonUnexpectedResponse,
+		return plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonUnexpectedResponse,
 			Description: fmt.Sprintf("the API gave an answer it should not give (%s): check apiURL", statusText(err))}
 	default:
-		return failure{Kind: failureTransient, Reason: v1alpha1.ReasonAPIUnavailable,
+		return plan.Failure{Kind: plan.Transient, Reason: v1alpha1.ReasonAPIUnavailable,
 			Description: "the API is unavailable: " + transientProblem(err)}
 	}
 }

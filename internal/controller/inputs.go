@@ -3,7 +3,9 @@ package controller
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,124 +16,111 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/plan"
 )
 
-// inputError is an input Secret that cannot be used: SecretNotFound or
-// SecretKeyMissing. Only a change of the Secret can fix it.
-type inputError struct {
-	Reason  string
-	Message string
-}
-
-// loginInput is the username and password of spec.login.
-type loginInput struct {
-	Username, Password string
-	// Version is the login Secret's <uid>/<resourceVersion>.
-	Version string
-}
-
-// accessKeyInput is the accesskey of spec.accessKey.
-type accessKeyInput struct {
-	Key string
-	// Version is the accesskey Secret's <uid>/<resourceVersion>.
-	Version string
-}
-
-// endpoint is where and how the API is reached.
-type endpoint struct {
-	URL                string
-	InsecureSkipVerify bool
-	CAPEM              []byte
-	// Hash identifies URL and TLS settings, including the CA Secret's version:
-	// status.*.endpointHash. It is derived from no secret.
-	Hash string
-}
-
-// inputs is everything read from the input Secrets for one reconcile. Secrets are
-// read with the API reader: the client never caches Secrets.
+// inputs is what the input Secrets hold: what a decision needs (plan.Inputs),
+// and what only a call needs and the decision never sees (the password, the CA).
 type inputs struct {
-	Endpoint    endpoint
-	EndpointErr *inputError
-
-	Login    *loginInput
-	LoginErr *inputError
-
-	AccessKey    *accessKeyInput
-	AccessKeyErr *inputError
+	plan.Inputs
+	Password           string
+	CAPEM              []byte
+	InsecureSkipVerify bool
 }
 
-// readInputs reads the Secrets vbc references. A missing Secret or key is an
-// inputError of its part; any other read failure is returned.
+// readInputs reads the Secrets vbc references with the API reader (the client
+// never caches Secrets). A missing Secret or key is an input error of its part;
+// any other read failure is returned.
 func readInputs(ctx context.Context, reader client.Reader, vbc *v1alpha1.VoipbinCredential) (inputs, error) {
 	var in inputs
 	var err error
-	in.Endpoint, in.EndpointErr, err = readEndpoint(ctx, reader, vbc)
-	if err != nil {
+	if err = readEndpoint(ctx, reader, vbc, &in); err != nil {
 		return in, err
 	}
 	if l := vbc.Spec.Login; l != nil {
-		ref := l.SecretRef
-		var values map[string]string
-		var version string
-		values, version, in.LoginErr, err = readSecretKeys(ctx, reader, vbc.Namespace, ref.Name,
-			keyOrDefault(ref.UsernameKey, "username"), keyOrDefault(ref.PasswordKey, "password"))
+		userKey, passKey := keyOrDefault(l.SecretRef.UsernameKey, "username"), keyOrDefault(l.SecretRef.PasswordKey, "password")
+		values, version, inErr, err := readSecretKeys(ctx, reader, vbc.Namespace, l.SecretRef.Name, userKey, passKey)
 		if err != nil {
 			return in, err
 		}
-		if in.LoginErr == nil {
-			in.Login = &loginInput{
-				// A username never holds whitespace; a trailing newline from a file is
-				// trimmed. The password is used exactly as stored.
-				Username: strings.TrimSpace(values[keyOrDefault(ref.UsernameKey, "username")]),
-				Password: values[keyOrDefault(ref.PasswordKey, "password")],
-				Version:  version,
-			}
+		in.LoginErr = inErr
+		if inErr == nil {
+			// A username never holds whitespace; a trailing newline from a file is
+			// trimmed. The password is used exactly as stored.
+			in.Login = &plan.LoginInput{Username: strings.TrimSpace(values[userKey]), Version: version}
+			in.Password = values[passKey]
 		}
 	}
 	if a := vbc.Spec.AccessKey; a != nil {
 		key := keyOrDefault(a.SecretRef.Key, "accesskey")
-		var values map[string]string
-		var version string
-		values, version, in.AccessKeyErr, err = readSecretKeys(ctx, reader, vbc.Namespace, a.SecretRef.Name, key)
+		values, version, inErr, err := readSecretKeys(ctx, reader, vbc.Namespace, a.SecretRef.Name, key)
 		if err != nil {
 			return in, err
 		}
-		if in.AccessKeyErr == nil {
+		in.AccessKeyErr = inErr
+		if inErr == nil {
 			// An accesskey never holds whitespace; a trailing newline is trimmed.
-			in.AccessKey = &accessKeyInput{Key: strings.TrimSpace(values[key]), Version: version}
+			in.AccessKey = &plan.AccessKeyInput{Key: strings.TrimSpace(values[key]), Version: version}
 		}
 	}
 	return in, nil
 }
 
-func readEndpoint(ctx context.Context, reader client.Reader, vbc *v1alpha1.VoipbinCredential) (endpoint, *inputError, error) {
-	ep := endpoint{URL: strings.TrimSuffix(apiURLOf(vbc), "/")}
+// readEndpoint fills in where and how the API is reached: the normalised apiURL
+// (requests go there; the allow-list is matched against it), the TLS settings,
+// and their hash.
+func readEndpoint(ctx context.Context, reader client.Reader, vbc *v1alpha1.VoipbinCredential, in *inputs) error {
+	url, err := plan.NormalizeAPIURL(apiURLOf(vbc))
+	if err != nil {
+		url = strings.TrimSuffix(apiURLOf(vbc), "/") // refused by the allow-list before any use
+	}
 	caVersion := ""
 	if t := vbc.Spec.TLS; t != nil {
-		ep.InsecureSkipVerify = t.InsecureSkipVerify
+		in.InsecureSkipVerify = t.InsecureSkipVerify
 		if ref := t.CASecretRef; ref != nil {
 			key := keyOrDefault(ref.Key, "ca.crt")
 			values, version, inErr, err := readSecretKeys(ctx, reader, vbc.Namespace, ref.Name, key)
-			if err != nil || inErr != nil {
-				return ep, inErr, err
+			if err != nil {
+				return err
 			}
-			ep.CAPEM = []byte(values[key])
+			if inErr == nil && !holdsCertificate([]byte(values[key])) {
+				inErr = &plan.InputError{Reason: v1alpha1.ReasonTLSError,
+					Message: fmt.Sprintf("Secret %q key %q holds no PEM certificate", ref.Name, key)}
+			}
+			in.EndpointErr = inErr
+			in.CAPEM = []byte(values[key])
 			caVersion = ref.Name + "/" + key + "/" + version
 		}
 	}
-	sum := sha256.Sum256([]byte(ep.URL + "\n" + strconv.FormatBool(ep.InsecureSkipVerify) + "\n" + caVersion))
-	ep.Hash = hex.EncodeToString(sum[:8])
-	return ep, nil, nil
+	sum := sha256.Sum256([]byte(url + "\n" + strconv.FormatBool(in.InsecureSkipVerify) + "\n" + caVersion))
+	in.Endpoint = plan.Endpoint{URL: url, Hash: hex.EncodeToString(sum[:8])}
+	return nil
+}
+
+// holdsCertificate reports whether b holds at least one PEM certificate that parses.
+func holdsCertificate(b []byte) bool {
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return false
+		}
+		if block.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(block.Bytes); err == nil {
+				return true
+			}
+		}
+	}
 }
 
 // readSecretKeys reads keys of the Secret name, each of which must be present and
 // non-empty, and returns their values and the Secret's version.
 func readSecretKeys(ctx context.Context, reader client.Reader, namespace, name string, keys ...string) (
-	map[string]string, string, *inputError, error) {
+	map[string]string, string, *plan.InputError, error) {
 	secret := &corev1.Secret{}
 	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, "", &inputError{Reason: v1alpha1.ReasonSecretNotFound,
+			return nil, "", &plan.InputError{Reason: v1alpha1.ReasonSecretNotFound,
 				Message: fmt.Sprintf("Secret %q not found", name)}, nil
 		}
 		return nil, "", nil, fmt.Errorf("reading Secret %q: %w", name, err)
@@ -140,7 +129,7 @@ func readSecretKeys(ctx context.Context, reader client.Reader, namespace, name s
 	for _, k := range keys {
 		v := secret.Data[k]
 		if len(strings.TrimSpace(string(v))) == 0 {
-			return nil, "", &inputError{Reason: v1alpha1.ReasonSecretKeyMissing,
+			return nil, "", &plan.InputError{Reason: v1alpha1.ReasonSecretKeyMissing,
 				Message: fmt.Sprintf("Secret %q has no key %q, or it is empty", name, k)}, nil
 		}
 		values[k] = string(v)

@@ -40,9 +40,9 @@ func newLoginSharing() *loginSharing {
 }
 
 // sharedLoginKey identifies identical login inputs.
-func (s *loginSharing) sharedLoginKey(ep endpoint, username, password string) string {
+func (s *loginSharing) sharedLoginKey(apiURL string, insecureSkipVerify bool, caPEM []byte, username, password string) string {
 	m := hmac.New(sha256.New, s.secret)
-	for _, part := range []string{ep.URL, boolString(ep.InsecureSkipVerify), string(ep.CAPEM), username, password} {
+	for _, part := range []string{apiURL, boolString(insecureSkipVerify), string(caPEM), username, password} {
 		// Length-prefixed: Secret values may hold any byte, so no separator alone
 		// keeps two different logins apart.
 		_ = binary.Write(m, binary.BigEndian, uint64(len(part)))

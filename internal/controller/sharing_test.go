@@ -307,22 +307,31 @@ func TestLoginSharingNewTokenIsCached(t *testing.T) {
 	}
 }
 
+// endpoint is where and how a login is sent, as sharedLoginKey takes it; Hash
+// stands for the status' endpoint hash, which must not matter.
+type endpoint struct {
+	URL                string
+	InsecureSkipVerify bool
+	CAPEM              []byte
+	Hash               string
+}
+
 func TestSharedLoginKey(t *testing.T) {
 	const password = "correct horse battery staple"
 	s := newLoginSharing()
 	base := endpoint{URL: "https://api.voipbin.net", CAPEM: []byte("-----BEGIN CERTIFICATE-----\nMIIB\n"), Hash: "h1"}
-	key := s.sharedLoginKey(base, "alice@example.com", password)
+	key := s.sharedLoginKey(base.URL, base.InsecureSkipVerify, base.CAPEM, "alice@example.com", password)
 	if key == "" {
 		t.Fatal("empty key")
 	}
-	if again := s.sharedLoginKey(base, "alice@example.com", password); again != key {
+	if again := s.sharedLoginKey(base.URL, base.InsecureSkipVerify, base.CAPEM, "alice@example.com", password); again != key {
 		t.Errorf("same inputs give different keys: %q, %q", key, again)
 	}
 	// The endpoint's Hash is derived from URL and TLS settings (and the CA
 	// Secret's version): the CA's content is what counts.
 	rehashed := base
 	rehashed.Hash = "h2"
-	if got := s.sharedLoginKey(rehashed, "alice@example.com", password); got != key {
+	if got := s.sharedLoginKey(rehashed.URL, rehashed.InsecureSkipVerify, rehashed.CAPEM, "alice@example.com", password); got != key {
 		t.Errorf("another endpoint Hash with the same URL, TLS settings and CA gives another key")
 	}
 
@@ -356,8 +365,8 @@ func TestSharedLoginKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ka := s.sharedLoginKey(tt.a.ep, tt.a.username, tt.a.password)
-			kb := s.sharedLoginKey(tt.b.ep, tt.b.username, tt.b.password)
+			ka := s.sharedLoginKey(tt.a.ep.URL, tt.a.ep.InsecureSkipVerify, tt.a.ep.CAPEM, tt.a.username, tt.a.password)
+			kb := s.sharedLoginKey(tt.b.ep.URL, tt.b.ep.InsecureSkipVerify, tt.b.ep.CAPEM, tt.b.username, tt.b.password)
 			if ka == kb {
 				t.Errorf("different login inputs share the key %q", ka)
 			}
@@ -375,7 +384,7 @@ func TestSharedLoginKey(t *testing.T) {
 	t.Run("per-process key", func(t *testing.T) {
 		// An HMAC under a random key: another process (another loginSharing)
 		// computes another key, so the key is no reusable password hash.
-		if other := newLoginSharing().sharedLoginKey(base, "alice@example.com", password); other == key {
+		if other := newLoginSharing().sharedLoginKey(base.URL, base.InsecureSkipVerify, base.CAPEM, "alice@example.com", password); other == key {
 			t.Error("two loginSharings compute the same key")
 		}
 	})

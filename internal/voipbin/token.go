@@ -168,3 +168,21 @@ func parseExpire(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// TokenUsername returns the agent.username claim of a login token, or "" when the
+// token has none or cannot be read. The operator compares it with the login
+// Secret's username before it trusts a stored token (a Secret retained by another
+// CR may hold another account's token). The signature is not verified.
+func TokenUsername(jwt string) string {
+	claims, ok := decodeClaims(jwt)
+	if !ok {
+		return ""
+	}
+	var agent struct {
+		Username string `json:"username"`
+	}
+	if raw, ok := claims["agent"]; !ok || json.Unmarshal(raw, &agent) != nil {
+		return ""
+	}
+	return agent.Username
+}

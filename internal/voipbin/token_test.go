@@ -102,3 +102,17 @@ func TestTokenNeverPrintsItsJWT(t *testing.T) {
 		t.Errorf("the scan missed a planted JWT")
 	}
 }
+
+func TestTokenUsername(t *testing.T) {
+	for _, tt := range []struct{ name, jwt, want string }{
+		{"agent username", jwtWith(`{"type":"agent","agent":{"id":"a","username":"alice@example.com"}}`), "alice@example.com"},
+		{"no agent", jwtWith(`{"expire":"2026-01-01T00:00:00.000000Z"}`), ""},
+		{"agent not an object", jwtWith(`{"agent":"alice"}`), ""},
+		{"not a JWT", "not-a-jwt", ""},
+		{"empty", "", ""},
+	} {
+		if got := voipbin.TokenUsername(tt.jwt); got != tt.want {
+			t.Errorf("%s: TokenUsername = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

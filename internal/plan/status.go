@@ -1,7 +1,6 @@
-package controller
+package plan
 
 import (
-	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -36,6 +35,16 @@ func specChangedSince(vbc *v1alpha1.VoipbinCredential, condType string) bool {
 // isTrue reports whether condition condType of vbc is True.
 func isTrue(vbc *v1alpha1.VoipbinCredential, condType string) bool {
 	return meta.IsStatusConditionTrue(vbc.Status.Conditions, condType)
+}
+
+// isTrueIn reports whether condition condType of status is True.
+func isTrueIn(status *v1alpha1.VoipbinCredentialStatus, condType string) bool {
+	return meta.IsStatusConditionTrue(status.Conditions, condType)
+}
+
+// findCondition returns condition condType of status, or nil.
+func findCondition(status *v1alpha1.VoipbinCredentialStatus, condType string) *metav1.Condition {
+	return meta.FindStatusCondition(status.Conditions, condType)
 }
 
 // pruneStatus removes the status of spec sections that are no longer set.
@@ -75,7 +84,7 @@ func setAllFalse(vbc *v1alpha1.VoipbinCredential, reason, message string, now ti
 	setCondition(vbc, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, message, now)
 }
 
-// setReady computes Ready from TokenReady and AccessKeyValid (design.md): False
+// setReady computes Ready from TokenReady and AccessKeyValid: False
 // with the first failing reason in the order SecretNotFound/SecretKeyMissing,
 // then TokenReady's, then AccessKeyValid's; else True, with RefreshFailing when
 // a refresh is failing, else Ready.
@@ -85,7 +94,7 @@ func setReady(vbc *v1alpha1.VoipbinCredential, now time.Time) {
 	for _, t := range types {
 		c := meta.FindStatusCondition(vbc.Status.Conditions, t)
 		if c == nil {
-			c = &metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: "Pending", Message: "not checked yet"}
+			c = &metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonPending, Message: "not checked yet"}
 		}
 		parts = append(parts, c)
 	}
@@ -138,9 +147,23 @@ func timeOf(t *metav1.Time) time.Time {
 	return t.Time
 }
 
-// failureMessage is the sanitized lastFailureMessage and condition message of a
-// failure: what failed and why, from the error's typed fields; never the error's
-// own text, and never a credential.
-func failureMessage(what string, f failure) string {
-	return fmt.Sprintf("%s failed: %s", what, f.Description)
+// setKStatus sets the kstatus conditions from Ready and the parts: Stalled True
+// with the reason of a failure only a person can fix (also while Ready stays
+// True on a still-valid token), else Reconciling True while Ready is not True;
+// the other one removed. So kstatus computes Current for a Ready CR, Failed for
+// a stalled one and InProgress otherwise.
+func setKStatus(vbc *v1alpha1.VoipbinCredential, stallReason, stallMessage string, now time.Time) {
+	conds := &vbc.Status.Conditions
+	if stallReason != "" {
+		setCondition(vbc, v1alpha1.ConditionStalled, metav1.ConditionTrue, stallReason, stallMessage, now)
+		meta.RemoveStatusCondition(conds, v1alpha1.ConditionReconciling)
+		return
+	}
+	meta.RemoveStatusCondition(conds, v1alpha1.ConditionStalled)
+	ready := meta.FindStatusCondition(*conds, v1alpha1.ConditionReady)
+	if ready == nil || ready.Status == metav1.ConditionTrue {
+		meta.RemoveStatusCondition(conds, v1alpha1.ConditionReconciling)
+		return
+	}
+	setCondition(vbc, v1alpha1.ConditionReconciling, metav1.ConditionTrue, ready.Reason, ready.Message, now)
 }

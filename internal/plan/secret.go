@@ -1,4 +1,4 @@
-package controller
+package plan
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 )
@@ -120,7 +118,7 @@ func onlyKeys(data map[string][]byte, keys []string) map[string][]byte {
 	return out
 }
 
-// belongsTo reports whether secret belongs to vbc (design.md, "Belonging"): it has
+// belongsTo reports whether secret belongs to vbc (docs/architecture.md, "The managed Secret"): it has
 // a controller owner reference to vbc, or no controller owner reference and the
 // credential label naming vbc. A Secret retained by a deleted VoipbinCredential is
 // therefore adopted by a new one of the same name.
@@ -131,8 +129,8 @@ func belongsTo(secret *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
 	return secret.Labels[v1alpha1.LabelCredential] == vbc.Name
 }
 
-// desiredSecret is the managed Secret the operator applies.
-type desiredSecret struct {
+// DesiredSecret is the managed Secret the operator writes.
+type DesiredSecret struct {
 	Data        map[string][]byte
 	Labels      map[string]string
 	Annotations map[string]string
@@ -143,8 +141,8 @@ type desiredSecret struct {
 // newDesiredSecret returns the Secret for vbc holding data: the operator's labels
 // and data-hash annotation over secretTemplate's, and an owner reference unless
 // deletionPolicy is Retain.
-func newDesiredSecret(vbc *v1alpha1.VoipbinCredential, data map[string][]byte) desiredSecret {
-	d := desiredSecret{
+func newDesiredSecret(vbc *v1alpha1.VoipbinCredential, data map[string][]byte) DesiredSecret {
+	d := DesiredSecret{
 		Data:        data,
 		Labels:      map[string]string{},
 		Annotations: map[string]string{},
@@ -160,30 +158,36 @@ func newDesiredSecret(vbc *v1alpha1.VoipbinCredential, data map[string][]byte) d
 	return d
 }
 
-// applyConfiguration returns d as a server-side apply request: data (never
-// stringData), labels, annotations and the owner reference.
-func (d desiredSecret) applyConfiguration(vbc *v1alpha1.VoipbinCredential) *corev1ac.SecretApplyConfiguration {
-	ac := corev1ac.Secret(vbc.Spec.SecretName, vbc.Namespace).
-		WithType(corev1.SecretTypeOpaque).
-		WithLabels(d.Labels).
-		WithAnnotations(d.Annotations).
-		WithData(d.Data)
-	if d.Owned {
-		ac.WithOwnerReferences(metav1ac.OwnerReference().
-			WithAPIVersion(v1alpha1.GroupVersion.String()).
-			WithKind("VoipbinCredential").
-			WithName(vbc.Name).
-			WithUID(vbc.UID).
-			WithController(true).
-			WithBlockOwnerDeletion(true))
+// Object returns d as the Secret to create: data (never stringData), labels,
+// annotations and, with deletionPolicy Delete, the controller owner reference.
+func (d DesiredSecret) Object(vbc *v1alpha1.VoipbinCredential) *corev1.Secret {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: vbc.Spec.SecretName, Namespace: vbc.Namespace,
+			Labels: maps.Clone(d.Labels), Annotations: maps.Clone(d.Annotations),
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: maps.Clone(d.Data),
 	}
-	return ac
+	if d.Owned {
+		s.OwnerReferences = []metav1.OwnerReference{OwnerReference(vbc)}
+	}
+	return s
+}
+
+// OwnerReference is the controller owner reference of a managed Secret to vbc.
+func OwnerReference(vbc *v1alpha1.VoipbinCredential) metav1.OwnerReference {
+	yes := true
+	return metav1.OwnerReference{
+		APIVersion: v1alpha1.GroupVersion.String(), Kind: "VoipbinCredential",
+		Name: vbc.Name, UID: vbc.UID, Controller: &yes, BlockOwnerDeletion: &yes,
+	}
 }
 
 // upToDate reports whether existing already is d, so that no write is needed:
 // same operator data, labels and annotations, nothing left over from an older
 // secretTemplate, and the owner reference as deletionPolicy wants it.
-func (d desiredSecret) upToDate(existing *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
+func (d DesiredSecret) upToDate(existing *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
 	if existing == nil {
 		return false
 	}

@@ -1,4 +1,4 @@
-package controller
+package plan
 
 import (
 	"crypto/sha256"
@@ -10,7 +10,7 @@ import (
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 )
 
-// Timing constants of design.md, "Failures never lose data".
+// Timing constants: docs/architecture.md, "Timing".
 const (
 	// backoffBase is the first retry delay after a transient failure: long enough
 	// for a restarting API to come back, short enough that a blip costs seconds.
@@ -77,18 +77,25 @@ func renewalTime(issuedAt, expiresAt time.Time, renewBefore *time.Duration, uid 
 	return r
 }
 
-// failureKind sorts failures by how they are retried.
-type failureKind int
+// RenewalTime is when a token issued at issuedAt and expiring at expiresAt is
+// renewed for the CR uid (see renewalTime): the controller asks it before it
+// reuses a token another credential's login obtained.
+func RenewalTime(issuedAt, expiresAt time.Time, renewBefore *time.Duration, uid types.UID) time.Time {
+	return renewalTime(issuedAt, expiresAt, renewBefore, uid).Time
+}
+
+// FailureKind sorts failures by how they are retried.
+type FailureKind int
 
 const (
-	// failureTransient: network, timeout, 5xx, garbage, 429. Backoff.
-	failureTransient failureKind = iota
-	// failurePermanent: wrong credentials, disabled account, TLS, wrong URL.
+	// Transient: network, timeout, 5xx, garbage, 429. Backoff.
+	Transient FailureKind = iota
+	// Permanent: wrong credentials, disabled account, TLS, wrong URL.
 	// Retried on change or every permanentRetry.
-	failurePermanent
-	// failureNeedsChange: missing Secret or key, conflict, URL not allowed. Only a
+	Permanent
+	// NeedsChange: missing Secret or key, conflict, URL not allowed. Only a
 	// change (brought by a watch) can fix it: no timer.
-	failureNeedsChange
+	NeedsChange
 )
 
 // retryDelay returns how long after a failure the next attempt is made.
@@ -101,12 +108,12 @@ const (
 //     outage shorter than the renewal margin never leaves an expired credential.
 //   - permanent failures are retried every permanentRetry.
 //   - failures that need a change return 0 and false: no timer.
-func retryDelay(kind failureKind, attempts int32, retryAfter time.Duration, validUntil *time.Time,
+func retryDelay(kind FailureKind, attempts int32, retryAfter time.Duration, validUntil *time.Time,
 	now time.Time, uid types.UID) (time.Duration, bool) {
 	switch kind {
-	case failureNeedsChange:
+	case NeedsChange:
 		return 0, false
-	case failurePermanent:
+	case Permanent:
 		return max(permanentRetry, retryAfter), true
 	}
 	d := backoffBase
@@ -130,13 +137,13 @@ func retryDelay(kind failureKind, attempts int32, retryAfter time.Duration, vali
 // only a change can fix. A permanent failure of a credential still valid until
 // validUntil is retried just after that expiry if it comes first, so that the
 // expiry is reported when it happens.
-func nextAttempt(f failure, attempts int32, validUntil *time.Time, now time.Time, uid types.UID) time.Time {
+func nextAttempt(f Failure, attempts int32, validUntil *time.Time, now time.Time, uid types.UID) time.Time {
 	delay, ok := retryDelay(f.Kind, attempts, f.RetryAfter, validUntil, now, uid)
 	if !ok {
 		return time.Time{}
 	}
 	wake := now.Add(delay)
-	if validUntil != nil && f.Kind != failureTransient && validUntil.Before(wake) {
+	if validUntil != nil && f.Kind != Transient && validUntil.Before(wake) {
 		wake = validUntil.Add(expiryMargin)
 	}
 	return wake
@@ -170,7 +177,7 @@ func earliest(times ...time.Time) time.Time {
 // dueCheck holds what decides whether a credential's next API call is due.
 type dueCheck struct {
 	// Retry is a failed attempt remembered with the same inputs as now, or nil.
-	Retry *failedAttempt
+	Retry *Attempt
 	// Failing: the last attempt failed, and no attempt with the current inputs
 	// is remembered (after a restart, or the attempt was another manager's):
 	// one attempt is made at FailingRetry (see failingRetry).
@@ -189,7 +196,7 @@ type dueCheck struct {
 func (d dueCheck) isDue(now time.Time) (bool, time.Time) {
 	switch {
 	case d.Retry != nil:
-		return !now.Before(d.Retry.notBefore), d.Retry.notBefore
+		return !now.Before(d.Retry.NotBefore), d.Retry.NotBefore
 	case d.Changed:
 		return true, d.Scheduled
 	case d.Failing:
@@ -211,7 +218,7 @@ func failingRetry(attempts int32, lastFailure time.Time, validUntil *time.Time, 
 		return time.Time{}
 	}
 	from := lastFailure.Add(time.Second)
-	d, _ := retryDelay(failureTransient, attempts, 0, validUntil, from, uid)
+	d, _ := retryDelay(Transient, attempts, 0, validUntil, from, uid)
 	return from.Add(d)
 }
 

@@ -1,4 +1,4 @@
-package controller
+package plan
 
 import (
 	"maps"
@@ -361,29 +361,28 @@ func TestDesiredSecret(t *testing.T) {
 				t.Errorf("the CR's secretTemplate.labels changed: %v", vbc.Spec.SecretTemplate.Labels)
 			}
 
-			ac := d.applyConfiguration(vbc)
-			if ac.Name == nil || *ac.Name != "billing-voipbin" || ac.Namespace == nil || *ac.Namespace != "apps" {
-				t.Errorf("apply configuration names %v/%v", ac.Namespace, ac.Name)
+			obj := d.Object(vbc)
+			if obj.Name != "billing-voipbin" || obj.Namespace != "apps" {
+				t.Errorf("object names %s/%s", obj.Namespace, obj.Name)
 			}
-			if ac.Type == nil || *ac.Type != corev1.SecretTypeOpaque {
-				t.Errorf("type = %v, want Opaque", ac.Type)
+			if obj.Type != corev1.SecretTypeOpaque {
+				t.Errorf("type = %v, want Opaque", obj.Type)
 			}
-			if ac.StringData != nil || !maps.EqualFunc(ac.Data, data, slices.Equal) {
-				t.Errorf("data = %v, stringData = %v; want data only", ac.Data, ac.StringData)
+			if obj.StringData != nil || !maps.EqualFunc(obj.Data, data, slices.Equal) {
+				t.Errorf("data = %v, stringData = %v; want data only", obj.Data, obj.StringData)
 			}
-			if !maps.Equal(ac.Labels, d.Labels) || !maps.Equal(ac.Annotations, d.Annotations) {
-				t.Errorf("apply configuration labels %v, annotations %v", ac.Labels, ac.Annotations)
+			if !maps.Equal(obj.Labels, d.Labels) || !maps.Equal(obj.Annotations, d.Annotations) {
+				t.Errorf("object labels %v, annotations %v", obj.Labels, obj.Annotations)
 			}
 			switch {
-			case !tt.wantOwned && len(ac.OwnerReferences) != 0:
-				t.Errorf("Retain: owner references %v, want none", ac.OwnerReferences)
-			case tt.wantOwned && len(ac.OwnerReferences) != 1:
-				t.Errorf("Delete: %d owner references, want 1", len(ac.OwnerReferences))
+			case !tt.wantOwned && len(obj.OwnerReferences) != 0:
+				t.Errorf("Retain: owner references %v, want none", obj.OwnerReferences)
+			case tt.wantOwned && len(obj.OwnerReferences) != 1:
+				t.Errorf("Delete: %d owner references, want 1", len(obj.OwnerReferences))
 			case tt.wantOwned:
-				ref := ac.OwnerReferences[0]
-				if ptr.Deref(ref.UID, "") != testCRUID || ptr.Deref(ref.Name, "") != "billing" ||
-					ptr.Deref(ref.Kind, "") != "VoipbinCredential" ||
-					ptr.Deref(ref.APIVersion, "") != v1alpha1.GroupVersion.String() ||
+				ref := obj.OwnerReferences[0]
+				if ref.UID != testCRUID || ref.Name != "billing" || ref.Kind != "VoipbinCredential" ||
+					ref.APIVersion != v1alpha1.GroupVersion.String() ||
 					!ptr.Deref(ref.Controller, false) || !ptr.Deref(ref.BlockOwnerDeletion, false) {
 					t.Errorf("owner reference = %+v", ref)
 				}
@@ -431,7 +430,7 @@ func ownField(s *corev1.Secret, manager string, op metav1.ManagedFieldsOperation
 // appliedSecret returns the managed Secret as the API server holds it after
 // the operator applied d for vbc: data, labels, annotations, owner reference,
 // and the operator's managed fields.
-func appliedSecret(d desiredSecret, vbc *v1alpha1.VoipbinCredential) *corev1.Secret {
+func appliedSecret(d DesiredSecret, vbc *v1alpha1.VoipbinCredential) *corev1.Secret {
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: vbc.Spec.SecretName, Namespace: vbc.Namespace,

@@ -1,4 +1,4 @@
-package controller
+package plan
 
 import (
 	"slices"
@@ -17,9 +17,9 @@ func TestParseAllowedURLs(t *testing.T) {
 		{name: "two, with spaces", list: "https://api.voipbin.net, http://voipbin-stand-in.test:8080",
 			want: AllowedURLs{"https://api.voipbin.net", "http://voipbin-stand-in.test:8080"}},
 		{name: "empty items are skipped", list: " ,https://a.example.com/,, https://b.example.com/voipbin ,",
-			want: AllowedURLs{"https://a.example.com/", "https://b.example.com/voipbin"}},
+			want: AllowedURLs{"https://a.example.com", "https://b.example.com/voipbin"}},
 		{name: "with a path", list: "https://gw.example.com/voipbin/",
-			want: AllowedURLs{"https://gw.example.com/voipbin/"}},
+			want: AllowedURLs{"https://gw.example.com/voipbin"}},
 		{name: "IP and port", list: "http://127.0.0.1:8080", want: AllowedURLs{"http://127.0.0.1:8080"}},
 		{name: "empty list", list: "", wantErr: true},
 		{name: "only separators and blanks", list: " , ,,", wantErr: true},
@@ -60,7 +60,7 @@ func TestParseAllowedURLs(t *testing.T) {
 }
 
 // TestParseAllowedURLsErrorHidesPassword: the error is logged at startup, and
-// design.md says URLs with credentials are reuseNever printed.
+// URLs with credentials are never printed.
 func TestParseAllowedURLsErrorHidesPassword(t *testing.T) {
 	const password = "s3cr3t-Pa55word"
 	for _, list := range []string{
@@ -83,6 +83,7 @@ func TestAllows(t *testing.T) {
 	withPath := AllowedURLs{"https://gw.example.com/voipbin"}
 	local := AllowedURLs{"http://localhost:8080"}
 	several := AllowedURLs{"https://api.voipbin.net", "http://localhost:8080"}
+	tenantA := AllowedURLs{"https://gw.example/tenant-a"}
 	tests := []struct {
 		name    string
 		allowed AllowedURLs
@@ -122,6 +123,15 @@ func TestAllows(t *testing.T) {
 		{"several: neither", several, "http://api.voipbin.net", false},
 		{"nothing allowed", AllowedURLs{}, "https://api.voipbin.net", false},
 		{"nil list", nil, "https://api.voipbin.net", false},
+		{"dot segments walk out of a path prefix", tenantA, "https://gw.example/tenant-a/../tenant-b", false},
+		{"encoded dots walk out", tenantA, "https://gw.example/tenant-a/%2e%2e/tenant-b", false},
+		{"upper-case encoded dots walk out", tenantA, "https://gw.example/tenant-a/%2E%2E/tenant-b", false},
+		{"mixed dots walk out", tenantA, "https://gw.example/tenant-a/.%2e/tenant-b", false},
+		{"dot segments that stay inside", tenantA, "https://gw.example/tenant-a/x/../v1", true},
+		{"a single dot segment", tenantA, "https://gw.example/tenant-a/./v1", true},
+		{"dots above the root", tenantA, "https://gw.example/../../tenant-a", true},
+		{"a name with dots is no segment", tenantA, "https://gw.example/tenant-a/..x", true},
+		{"upper-case host", voipbin, "https://API.voipbin.net/v1.0", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,5 +139,28 @@ func TestAllows(t *testing.T) {
 				t.Errorf("%q.Allows(%q) = %t, want %t", tt.allowed, tt.apiURL, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestNormalizeAPIURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"https://api.voipbin.net", "https://api.voipbin.net"},
+		{"https://api.voipbin.net/", "https://api.voipbin.net"},
+		{"https://gw.example/tenant-a/../tenant-b", "https://gw.example/tenant-b"},
+		{"https://gw.example/tenant-a/%2e%2e/tenant-b", "https://gw.example/tenant-b"},
+		{"https://gw.example/a/./b/.", "https://gw.example/a/b"},
+		{"https://gw.example/a/b/..", "https://gw.example/a"},
+		{"http://localhost:8080/x%2Fy", "http://localhost:8080/x%2Fy"},
+		{"HTTPS://Gw.Example/A", "https://gw.example/A"},
+	} {
+		got, err := NormalizeAPIURL(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeAPIURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "ftp://x", "https://u:p@x", "https://x?q=1", "https://x#f", "/relative", "https://"} {
+		if got, err := NormalizeAPIURL(bad); err == nil {
+			t.Errorf("NormalizeAPIURL(%q) = %q, want an error", bad, got)
+		}
 	}
 }

@@ -1,7 +1,6 @@
-package controller
+package plan
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -143,7 +142,7 @@ func TestRenewalTimeBounds(t *testing.T) {
 		{name: "lifetime 3s renews at least a second before expiry", lifetime: 3 * time.Second,
 			earliest: time.Second, latest: 2 * time.Second},
 		{name: "lifetime 10s", lifetime: 10 * time.Second, earliest: 6 * time.Second, latest: 7 * time.Second},
-		{name: "renewBefore zero reuseNever goes past expiry", lifetime: time.Hour, renewBefore: testDurationPtr(0),
+		{name: "renewBefore zero never goes past expiry", lifetime: time.Hour, renewBefore: testDurationPtr(0),
 			earliest: 57 * time.Minute, latest: time.Hour - time.Nanosecond},
 	}
 	for _, tt := range tests {
@@ -216,7 +215,7 @@ func TestRetryDelayTransientBackoff(t *testing.T) {
 		attempts int32
 		base     time.Duration
 	}{
-		{0, 5 * time.Second}, // reuseNever below the first step
+		{0, 5 * time.Second}, // never below the first step
 		{1, 5 * time.Second},
 		{2, 10 * time.Second},
 		{3, 20 * time.Second},
@@ -234,14 +233,14 @@ func TestRetryDelayTransientBackoff(t *testing.T) {
 			high := tt.base + tt.base/5
 			var below, above bool
 			for _, uid := range scheduleUIDs(50) {
-				d, ok := retryDelay(failureTransient, tt.attempts, 0, nil, now, uid)
+				d, ok := retryDelay(Transient, tt.attempts, 0, nil, now, uid)
 				if !ok {
 					t.Fatalf("uid %s: no retry scheduled for a transient failure", uid)
 				}
 				if d < low || d >= high {
 					t.Fatalf("uid %s: delay %s not in [%s, %s)", uid, d, low, high)
 				}
-				if again, _ := retryDelay(failureTransient, tt.attempts, 0, nil, now, uid); again != d {
+				if again, _ := retryDelay(Transient, tt.attempts, 0, nil, now, uid); again != d {
 					t.Fatalf("uid %s: delay not deterministic: %s then %s", uid, d, again)
 				}
 				below = below || d < tt.base
@@ -286,7 +285,7 @@ func TestRetryDelayTransientBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, ok := retryDelay(failureTransient, tt.attempts, tt.retryAfter, tt.validUntil, now, uid)
+			d, ok := retryDelay(Transient, tt.attempts, tt.retryAfter, tt.validUntil, now, uid)
 			if !ok {
 				t.Fatal("no retry scheduled for a transient failure")
 			}
@@ -298,7 +297,7 @@ func TestRetryDelayTransientBounds(t *testing.T) {
 }
 
 // TestRetryDelayTransientInvariants sweeps attempts, remaining validity and
-// Retry-After: the delay is reuseNever sooner than Retry-After, and reuseNever later than
+// Retry-After: the delay is never sooner than Retry-After, and never later than
 // half the remaining validity (floor 5 s) unless Retry-After says so.
 func TestRetryDelayTransientInvariants(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -310,7 +309,7 @@ func TestRetryDelayTransientInvariants(t *testing.T) {
 			for _, rem := range remaining {
 				for _, ra := range retryAfters {
 					validUntil := now.Add(rem)
-					d, ok := retryDelay(failureTransient, attempts, ra, &validUntil, now, uid)
+					d, ok := retryDelay(Transient, attempts, ra, &validUntil, now, uid)
 					if !ok {
 						t.Fatal("no retry scheduled for a transient failure")
 					}
@@ -337,19 +336,19 @@ func TestRetryDelayByKind(t *testing.T) {
 	soon := now.Add(30 * time.Second)
 	tests := []struct {
 		name       string
-		kind       failureKind
+		kind       FailureKind
 		attempts   int32
 		retryAfter time.Duration
 		validUntil *time.Time
 		want       time.Duration
 		wantOK     bool
 	}{
-		{name: "permanent: every 10 minutes", kind: failurePermanent, attempts: 1, want: 10 * time.Minute, wantOK: true},
-		{name: "permanent: no backoff growth", kind: failurePermanent, attempts: 40, want: 10 * time.Minute, wantOK: true},
-		{name: "permanent: no jitter, no validity cap", kind: failurePermanent, attempts: 3, validUntil: &soon,
+		{name: "permanent: every 10 minutes", kind: Permanent, attempts: 1, want: 10 * time.Minute, wantOK: true},
+		{name: "permanent: no backoff growth", kind: Permanent, attempts: 40, want: 10 * time.Minute, wantOK: true},
+		{name: "permanent: no jitter, no validity cap", kind: Permanent, attempts: 3, validUntil: &soon,
 			want: 10 * time.Minute, wantOK: true},
-		{name: "needs change: no timer", kind: failureNeedsChange, attempts: 1, want: 0, wantOK: false},
-		{name: "needs change: no timer even with Retry-After", kind: failureNeedsChange, attempts: 5,
+		{name: "needs change: no timer", kind: NeedsChange, attempts: 1, want: 0, wantOK: false},
+		{name: "needs change: no timer even with Retry-After", kind: NeedsChange, attempts: 5,
 			retryAfter: time.Minute, validUntil: &soon, want: 0, wantOK: false},
 	}
 	for _, tt := range tests {
@@ -438,21 +437,21 @@ func TestNextAttempt(t *testing.T) {
 	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
 	for _, tc := range []struct {
 		name       string
-		f          failure
+		f          Failure
 		attempts   int32
 		validUntil *time.Time
 		want       time.Time
 	}{
-		{"needs a change: no timer", failure{Kind: failureNeedsChange}, 1, nil, time.Time{}},
-		{"permanent, nothing stored: 10 minutes", failure{Kind: failurePermanent}, 1, nil, now.Add(permanentRetry)},
-		{"permanent, valid for an hour: 10 minutes", failure{Kind: failurePermanent}, 3, at(time.Hour), now.Add(permanentRetry)},
-		{"permanent, expiring in 2 minutes: just after the expiry", failure{Kind: failurePermanent}, 1, at(2 * time.Minute),
+		{"needs a change: no timer", Failure{Kind: NeedsChange}, 1, nil, time.Time{}},
+		{"permanent, nothing stored: 10 minutes", Failure{Kind: Permanent}, 1, nil, now.Add(permanentRetry)},
+		{"permanent, valid for an hour: 10 minutes", Failure{Kind: Permanent}, 3, at(time.Hour), now.Add(permanentRetry)},
+		{"permanent, expiring in 2 minutes: just after the expiry", Failure{Kind: Permanent}, 1, at(2 * time.Minute),
 			now.Add(2*time.Minute + expiryMargin)},
-		{"permanent, Retry-After longer than 10 minutes", failure{Kind: failurePermanent, RetryAfter: time.Hour}, 1, nil,
+		{"permanent, Retry-After longer than 10 minutes", Failure{Kind: Permanent, RetryAfter: time.Hour}, 1, nil,
 			now.Add(time.Hour)},
-		{"transient, expiring in 20 s: half the time left, not after the expiry", failure{Kind: failureTransient}, 5,
+		{"transient, expiring in 20 s: half the time left, not after the expiry", Failure{Kind: Transient}, 5,
 			at(20 * time.Second), now.Add(10 * time.Second)},
-		{"transient, Retry-After wins over the half", failure{Kind: failureTransient, RetryAfter: 15 * time.Second}, 1,
+		{"transient, Retry-After wins over the half", Failure{Kind: Transient, RetryAfter: 15 * time.Second}, 1,
 			at(20 * time.Second), now.Add(15 * time.Second)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,7 +461,7 @@ func TestNextAttempt(t *testing.T) {
 		})
 	}
 	// The first transient retry is about 5 s (±20%).
-	got := nextAttempt(failure{Kind: failureTransient}, 1, nil, now, uid).Sub(now)
+	got := nextAttempt(Failure{Kind: Transient}, 1, nil, now, uid).Sub(now)
 	if got < 4*time.Second || got > 6*time.Second {
 		t.Errorf("first transient retry after %s", got)
 	}
@@ -481,9 +480,9 @@ func TestDueCheck(t *testing.T) {
 		{name: "scheduled time reached", check: dueCheck{Scheduled: past}, wantDue: true, wantWake: past},
 		{name: "changed", check: dueCheck{Changed: true, Scheduled: future}, wantDue: true, wantWake: future},
 		{name: "remembered failure waits, even on a change",
-			check:   dueCheck{Retry: &failedAttempt{notBefore: future}, Changed: true, Failing: true, Scheduled: past},
+			check:   dueCheck{Retry: &Attempt{NotBefore: future}, Changed: true, Failing: true, Scheduled: past},
 			wantDue: false, wantWake: future},
-		{name: "remembered failure due", check: dueCheck{Retry: &failedAttempt{notBefore: past}, Scheduled: future},
+		{name: "remembered failure due", check: dueCheck{Retry: &Attempt{NotBefore: past}, Scheduled: future},
 			wantDue: true, wantWake: past},
 		{name: "failing, not remembered: waits for the backoff the status implies, not the passed renewal",
 			check: dueCheck{Failing: true, FailingRetry: future, Scheduled: past}, wantWake: future},
@@ -537,23 +536,5 @@ func TestFailingRetry(t *testing.T) {
 				t.Errorf("failingRetry = %s, want in [%s, %s]", got, tt.min, tt.max)
 			}
 		})
-	}
-}
-
-func TestStopping(t *testing.T) {
-	if stopping(context.Background()) {
-		t.Error("a plain context is stopping")
-	}
-	parent, cancel := context.WithCancel(context.Background())
-	ctx := detach(parent)
-	if stopping(ctx) {
-		t.Error("stopping before the stop")
-	}
-	cancel()
-	if !stopping(ctx) {
-		t.Error("not stopping after the stop")
-	}
-	if ctx.Err() != nil {
-		t.Errorf("the detached context was canceled: %v", ctx.Err())
 	}
 }

@@ -1,0 +1,597 @@
+package plan
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+)
+
+// The property test drives Decide the way the controller does (decide, act,
+// feed the outcome back, until Finish) against a simulated cluster and API, over
+// random histories: triggers, API answers (200, 503, 429, 400/401, tokens expired
+// on arrival), refused writes, restarts, deletion and re-creation. After every
+// step it checks the invariants of docs/architecture.md, "Invariants".
+//
+//	go test ./internal/plan -run TestDecideProperties -seed 7 -histories 2000
+var (
+	seed      = flag.Uint64("seed", 1, "seed of the property test's random histories")
+	histories = flag.Int("histories", 400, "number of random histories the property test runs")
+)
+
+const simSteps = 80
+
+func TestDecideProperties(t *testing.T) {
+	for h := range *histories {
+		s := newSim(*seed, uint64(h))
+		for step := 0; step < simSteps && !t.Failed(); step++ {
+			s.event()
+			s.reconcile("event")
+		}
+		if t.Failed() {
+			return
+		}
+		for _, v := range s.violations {
+			t.Errorf("seed %d history %d: %s\n%s", *seed, h, v, strings.Join(s.journal, "\n"))
+			return
+		}
+	}
+}
+
+// simToken is what the simulated API knows of a token it issued.
+type simToken struct {
+	username           string
+	arrived, expiresAt time.Time
+	loginVersion       string
+	endpoint           string
+}
+
+// simCall is one API call the simulation answered.
+type simCall struct {
+	login     bool
+	at        time.Time
+	failed    bool
+	permanent bool
+	// retryAfter is the Retry-After of a 429.
+	retryAfter time.Duration
+	// epoch is the number of external events before the call.
+	epoch int
+	// validFor is how long the stored token was still valid at the call.
+	validFor time.Duration
+}
+
+type sim struct {
+	r   *rand.Rand
+	now time.Time
+
+	cr          *v1alpha1.VoipbinCredential
+	secret      *corev1.Secret
+	mem         Memory
+	allowed     AllowedURLs
+	lifetime    time.Duration
+	username    string
+	loginVer    int
+	key         string
+	keyVer      int
+	stopping    bool
+	refuseWrite bool
+	uids        int
+	rv          int
+
+	tokens       map[string]simToken
+	refreshAt    map[string]time.Time
+	keyCheckedAt time.Time // last successful check of the current key
+	calls        []simCall
+	epoch        int // external events so far
+	wake         time.Time
+
+	journal    []string
+	violations []string
+}
+
+func newSim(seed, history uint64) *sim {
+	r := rand.New(rand.NewPCG(seed, history))
+	s := &sim{
+		r:         r,
+		now:       time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		allowed:   AllowedURLs{"https://api.voipbin.net", "https://gw.example/tenant-a"},
+		lifetime:  []time.Duration{7 * 24 * time.Hour, time.Hour, 2 * time.Minute}[r.IntN(3)],
+		username:  "alice",
+		key:       "vb_key0000000000000000000000000000",
+		tokens:    map[string]simToken{},
+		refreshAt: map[string]time.Time{},
+	}
+	s.cr = s.newCR(r.IntN(3) != 0, r.IntN(3) != 0)
+	if s.cr.Spec.Login == nil && s.cr.Spec.AccessKey == nil {
+		s.cr.Spec.Login = &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}}
+	}
+	return s
+}
+
+func (s *sim) newCR(login, key bool) *v1alpha1.VoipbinCredential {
+	s.uids++
+	cr := &v1alpha1.VoipbinCredential{
+		ObjectMeta: metav1.ObjectMeta{Name: "billing", Namespace: "apps", Generation: 1,
+			UID: types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", s.uids))},
+		Spec: v1alpha1.VoipbinCredentialSpec{APIURL: "https://api.voipbin.net", SecretName: "billing-voipbin",
+			DeletionPolicy: []v1alpha1.DeletionPolicy{v1alpha1.DeletionPolicyDelete, v1alpha1.DeletionPolicyRetain}[s.r.IntN(2)]},
+	}
+	if login {
+		cr.Spec.Login = &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}}
+	}
+	if key {
+		cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: "key"}}
+	}
+	return cr
+}
+
+func (s *sim) logf(format string, args ...any) {
+	s.journal = append(s.journal, fmt.Sprintf("%s %s", s.now.Format("01-02T15:04:05"), fmt.Sprintf(format, args...)))
+}
+
+func (s *sim) violate(format string, args ...any) {
+	s.violations = append(s.violations, fmt.Sprintf("at %s: %s", s.now.Format(time.RFC3339), fmt.Sprintf(format, args...)))
+}
+
+// event moves time or changes the world, as a cluster would.
+func (s *sim) event() {
+	s.stopping = false
+	switch n := s.r.IntN(100); {
+	case n < 45: // time passes: mostly to the wake time the last reconcile asked for
+		switch {
+		case !s.wake.IsZero() && s.r.IntN(4) != 0:
+			if s.wake.After(s.now) {
+				s.now = s.wake
+			}
+		default:
+			s.now = s.now.Add(time.Duration(1+s.r.IntN(600)) * time.Second)
+		}
+		s.logf("time passes")
+		return
+	case n < 50:
+		s.cr.Annotations = map[string]string{v1alpha1.AnnotationRefreshRequestedAt: fmt.Sprintf("r%d", len(s.refreshAt))}
+		s.refreshAt[s.cr.Annotations[v1alpha1.AnnotationRefreshRequestedAt]] = s.now
+		s.logf("refresh requested")
+	case n < 54:
+		s.loginVer++
+		if s.r.IntN(2) == 0 {
+			s.username = map[string]string{"alice": "bob", "bob": "alice"}[s.username]
+		}
+		s.logf("login Secret changed (user %s)", s.username)
+	case n < 57:
+		s.keyVer++
+		s.key = fmt.Sprintf("vb_key%030d", s.keyVer)
+		s.logf("accesskey Secret changed")
+	case n < 61:
+		s.secret = nil
+		s.logf("managed Secret deleted")
+	case n < 63:
+		if s.secret != nil && len(s.secret.Data[v1alpha1.SecretKeyToken]) > 0 {
+			s.secret.Data[v1alpha1.SecretKeyToken] = []byte("hand-edited")
+			s.rv++
+			s.secret.ResourceVersion = fmt.Sprint(s.rv)
+			s.logf("managed Secret edited by hand")
+		}
+	case n < 70:
+		s.refuseWrite = !s.refuseWrite
+		s.logf("writes refused: %t", s.refuseWrite)
+	case n < 75:
+		s.mem = Memory{}
+		s.logf("restart")
+	case n < 78:
+		s.stopping = true
+		s.logf("manager stopping")
+	case n < 81:
+		s.recreate()
+	case n < 83:
+		if s.cr.DeletionTimestamp == nil {
+			ts := metav1.NewTime(s.now)
+			s.cr.DeletionTimestamp = &ts
+			if s.secret != nil && s.r.IntN(2) == 0 {
+				s.secret.OwnerReferences = nil // kubectl delete --cascade=orphan
+			}
+			s.logf("CR deleting, held by another finalizer")
+		}
+	case n < 85:
+		foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "billing-voipbin", Namespace: "apps",
+			UID: types.UID(fmt.Sprintf("foreign-%d", s.r.IntN(1000))), ResourceVersion: "1"},
+			Data: map[string][]byte{"other": []byte("theirs")}}
+		if s.secret == nil {
+			s.secret = foreign
+			s.logf("someone else created the Secret")
+		}
+	case n < 87:
+		s.cr.Spec.APIURL = []string{"https://gw.example/tenant-a/../tenant-b", "https://gw.example/tenant-a/%2e%2e/tenant-b",
+			"https://gw.example/tenant-a", "https://api.voipbin.net"}[s.r.IntN(4)]
+		s.cr.Generation++
+		s.logf("apiURL set to %s", s.cr.Spec.APIURL)
+	case n < 89:
+		s.cr.Spec.Suspend = !s.cr.Spec.Suspend
+		s.cr.Generation++
+		s.logf("suspend: %t", s.cr.Spec.Suspend)
+	default:
+		s.now = s.now.Add(time.Duration(s.r.IntN(3)) * time.Second)
+		s.logf("unrelated event")
+		return
+	}
+	s.epoch++
+}
+
+// recreate deletes the CR (the garbage collector removes an owned Secret) and
+// creates it again under the same name, maybe with another login.
+func (s *sim) recreate() {
+	if s.secret != nil {
+		if ref := metav1.GetControllerOfNoCopy(s.secret); ref != nil && ref.UID == s.cr.UID {
+			s.secret = nil
+		}
+	}
+	login, key := s.cr.Spec.Login != nil, s.cr.Spec.AccessKey != nil
+	s.cr = s.newCR(login, key)
+	s.mem = Memory{}
+	if s.r.IntN(2) == 0 {
+		s.username = map[string]string{"alice": "bob", "bob": "alice"}[s.username]
+		s.loginVer++
+	}
+	s.logf("CR re-created (%s, user %s, Secret kept: %t)", s.cr.Spec.DeletionPolicy, s.username, s.secret != nil)
+}
+
+func (s *sim) endpointURL() string {
+	u, err := NormalizeAPIURL(s.cr.Spec.APIURL)
+	if err != nil {
+		return s.cr.Spec.APIURL
+	}
+	return u
+}
+
+// gather builds what the controller would gather.
+func (s *sim) gather() Observed {
+	o := Observed{CR: s.cr.DeepCopy(), Allowed: s.allowed, Memory: s.mem}
+	url := s.endpointURL()
+	o.Inputs.Endpoint = Endpoint{URL: url, Hash: "h-" + url}
+	if s.cr.Spec.Login != nil {
+		o.Inputs.Login = &LoginInput{Username: s.username, Version: fmt.Sprintf("login/%d", s.loginVer)}
+	}
+	if s.cr.Spec.AccessKey != nil {
+		o.Inputs.AccessKey = &AccessKeyInput{Key: s.key, Version: fmt.Sprintf("key/%d", s.keyVer)}
+	}
+	s.observeSecret(&o)
+	return o
+}
+
+func (s *sim) observeSecret(o *Observed) {
+	o.Secret, o.SecretTokenUsername = nil, ""
+	if s.secret != nil {
+		o.Secret = s.secret.DeepCopy()
+		o.SecretTokenUsername = s.tokens[string(s.secret.Data[v1alpha1.SecretKeyToken])].username
+	}
+}
+
+// reconcile runs one reconcile as the controller does and checks the invariants.
+// A reconcile that wrote the Secret is followed by the one its own write wakes,
+// which must do nothing.
+func (s *sim) reconcile(why string) {
+	before := s.cr.Status.DeepCopy()
+	o := s.gather()
+	o.Stopping = s.stopping
+	wrote, acted := false, false
+	calls := map[Action]int{}
+	for step := 1; ; step++ {
+		p := Decide(o, s.now)
+		s.mem = p.Memory
+		if s.cr.DeletionTimestamp != nil && p.Action != HandsOff {
+			s.violate("a terminating CR got action %d", p.Action)
+		}
+		if p.Action == HandsOff {
+			if s.cr.DeletionTimestamp == nil {
+				s.violate("hands off a CR that is not being deleted")
+			}
+			return
+		}
+		if p.Action == Finish || step == maxSimSteps {
+			if step == maxSimSteps {
+				s.violate("no Finish after %d steps", step)
+			}
+			s.cr.Status = p.Status
+			s.wake = p.Wake
+			break
+		}
+		acted = true
+		if calls[p.Action]++; p.Action != Write && calls[p.Action] > 1 {
+			s.violate("%d calls of kind %d in one reconcile", calls[p.Action], p.Action)
+		}
+		o.Status, o.Memory, o.Outcome = &p.Status, p.Memory, Outcome{}
+		switch p.Action {
+		case Login:
+			o.Outcome.Login = s.login()
+		case Check:
+			o.Outcome.Check = s.check()
+		case Write:
+			if s.write(p) {
+				wrote = true
+			} else if s.refuseWrite {
+				o.Outcome.Write = &WriteOutcome{Message: "the API server refused it (Forbidden): denied by policy"}
+			}
+			s.observeSecret(&o)
+		}
+	}
+	s.checkInvariants(before)
+	if why == "own write" && acted {
+		s.violate("the operator's own write woke a reconcile that acted again")
+	}
+	if wrote && why != "own write" {
+		s.reconcile("own write")
+	}
+}
+
+const maxSimSteps = 8
+
+func (s *sim) allowedNow() bool { return s.allowed.Allows(s.cr.Spec.APIURL) }
+
+func (s *sim) checkCall(login bool) {
+	if s.stopping {
+		s.violate("a call started while the manager was stopping")
+	}
+	if !s.allowedNow() {
+		s.violate("a call to %s, which the allow-list refuses", s.cr.Spec.APIURL)
+	}
+	if s.cr.Spec.Suspend {
+		s.violate("a call while suspended")
+	}
+	// Retries come from the schedule: no call of the same kind sooner than the
+	// backoff after a failure, unless something changed in between.
+	for i := len(s.calls) - 1; i >= 0; i-- {
+		c := s.calls[i]
+		if c.login != login {
+			continue
+		}
+		if c.failed && c.epoch == s.epoch {
+			gap := s.now.Sub(c.at)
+			minGap := max(4*time.Second, c.retryAfter)
+			if c.permanent {
+				minGap = min(permanentRetry, c.validFor)
+			}
+			if gap < minGap {
+				s.violate("a call %s after a failed one with nothing changed; the schedule allows %s", gap, minGap)
+			}
+		}
+		break
+	}
+}
+
+// storedValidFor is how long the stored token was still valid at t.
+func (s *sim) storedValidFor(t time.Time) time.Duration {
+	if s.secret == nil {
+		return 0
+	}
+	tok, ok := s.tokens[string(s.secret.Data[v1alpha1.SecretKeyToken])]
+	if !ok || !tok.expiresAt.After(t) {
+		return 0
+	}
+	return tok.expiresAt.Sub(t)
+}
+
+func (s *sim) login() *CallOutcome {
+	s.checkCall(true)
+	s.checkLoginJustified()
+	out := &CallOutcome{At: s.now}
+	c := simCall{login: true, at: s.now, epoch: s.epoch, validFor: s.storedValidFor(s.now)}
+	switch n := s.r.IntN(100); {
+	case n < 65:
+		jwt := fmt.Sprintf("jwt-%d-%s", len(s.tokens), s.username)
+		exp := s.now.Add(s.lifetime).Truncate(time.Second)
+		s.tokens[jwt] = simToken{username: s.username, arrived: s.now, expiresAt: exp,
+			loginVersion: fmt.Sprintf("login/%d", s.loginVer), endpoint: s.endpointURL()}
+		out.Token = &HeldToken{JWT: jwt, Username: s.username, IssuedAt: s.now.Truncate(time.Second), ExpiresAt: exp}
+		s.logf("login: token valid until %s", exp.Format(time.RFC3339))
+	case n < 72:
+		jwt := fmt.Sprintf("jwt-%d-%s-expired", len(s.tokens), s.username)
+		exp := s.now.Add(-time.Hour).Truncate(time.Second)
+		s.tokens[jwt] = simToken{username: s.username, arrived: s.now, expiresAt: exp}
+		out.Token = &HeldToken{JWT: jwt, Username: s.username, IssuedAt: s.now, ExpiresAt: exp}
+		c.failed = true
+		s.logf("login: token expired on arrival")
+	case n < 82:
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
+		c.failed = true
+		s.logf("login: 503")
+	case n < 90:
+		ra := time.Duration(1+s.r.IntN(30)) * time.Second
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonRateLimited, Description: "HTTP 429", RetryAfter: ra}
+		c.failed, c.retryAfter = true, ra
+		s.logf("login: 429 Retry-After %s", ra)
+	case n < 95:
+		out.DeferredUntil = s.now.Add(time.Duration(1+s.r.IntN(20)) * time.Second)
+		s.logf("login deferred")
+		return out
+	default:
+		out.Failure = &Failure{Kind: Permanent, Reason: v1alpha1.ReasonInvalidCredentials, Description: "HTTP 400"}
+		c.failed, c.permanent = true, true
+		s.logf("login: 400")
+	}
+	s.calls = append(s.calls, c)
+	return out
+}
+
+// checkLoginJustified: a login is made only for a trigger that no token in hand
+// or in the Secret answers (one login per trigger).
+func (s *sim) checkLoginJustified() {
+	req := s.cr.Annotations[v1alpha1.AnnotationRefreshRequestedAt]
+	pending := req != "" && req != s.cr.Status.LastHandledRefreshRequest
+	var rb *time.Duration
+	answers := func(jwt string, refresh string, inMemory bool) bool {
+		tok, ok := s.tokens[jwt]
+		if !ok || tok.username != s.username || tok.loginVersion != fmt.Sprintf("login/%d", s.loginVer) ||
+			tok.endpoint != s.endpointURL() {
+			return false
+		}
+		renew := RenewalTime(tok.arrived.Truncate(time.Second), tok.expiresAt, rb, s.cr.UID)
+		return s.now.Before(renew) && (!pending || (inMemory && refresh == req))
+	}
+	if h := s.mem.Token; h != nil && answers(h.JWT, h.Refresh, true) {
+		s.violate("a login while a token in memory answers the trigger")
+	}
+	if s.secret != nil && belongsTo(s.secret, s.cr) && intactFor(s.secret, s.cr) && !pending &&
+		answers(string(s.secret.Data[v1alpha1.SecretKeyToken]), "", false) &&
+		s.cr.Status.Token != nil && s.cr.Status.Token.LoginSecretVersion == fmt.Sprintf("login/%d", s.loginVer) &&
+		s.cr.Status.Token.FailedAttempts == 0 {
+		s.violate("a login with a good stored token and no trigger")
+	}
+}
+
+func (s *sim) check() *CallOutcome {
+	s.checkCall(false)
+	out := &CallOutcome{At: s.now}
+	c := simCall{at: s.now, epoch: s.epoch, validFor: s.storedValidFor(s.now)}
+	switch n := s.r.IntN(100); {
+	case n < 70:
+		out.Key = &KeyInfo{ID: "id", Prefix: s.key[:11], ExpiresAt: s.now.Add(30 * 24 * time.Hour).Truncate(time.Second)}
+		s.keyCheckedAt = s.now
+		s.logf("check: valid")
+	case n < 80:
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
+		c.failed = true
+		s.logf("check: 503")
+	case n < 90:
+		ra := time.Duration(1+s.r.IntN(30)) * time.Second
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonRateLimited, Description: "HTTP 429", RetryAfter: ra}
+		c.failed, c.retryAfter = true, ra
+		s.logf("check: 429 Retry-After %s", ra)
+	default:
+		out.Failure = &Failure{Kind: Permanent, Reason: v1alpha1.ReasonInvalidCredentials, Description: "HTTP 401"}
+		c.failed, c.permanent = true, true
+		s.logf("check: 401")
+	}
+	s.calls = append(s.calls, c)
+	return out
+}
+
+// write carries out a Write as the API server would: Create fails if a Secret
+// exists, a change fails unless the UID matches; it reports whether it wrote.
+func (s *sim) write(p Plan) bool {
+	if jwt := p.Secret.Data[v1alpha1.SecretKeyToken]; len(jwt) > 0 {
+		if tok, ok := s.tokens[string(jwt)]; ok && !tok.expiresAt.After(tok.arrived) {
+			s.violate("a token expired on arrival was written")
+		}
+	}
+	switch {
+	case p.SecretUID == "" && s.secret != nil:
+		s.logf("write: AlreadyExists")
+		return false
+	case p.SecretUID != "" && (s.secret == nil || s.secret.UID != p.SecretUID):
+		s.logf("write: UID precondition failed")
+		return false
+	case p.SecretUID != "" && !belongsTo(s.secret, s.cr):
+		s.violate("a write to a Secret that does not belong to the CR")
+		return false
+	case s.refuseWrite:
+		s.logf("write: refused")
+		return false
+	}
+	uid := p.SecretUID
+	if uid == "" {
+		s.uids++
+		uid = types.UID(fmt.Sprintf("secret-%d", s.uids))
+	}
+	written := p.Secret.DeepCopy()
+	written.UID = uid
+	s.rv++
+	written.ResourceVersion = fmt.Sprint(s.rv)
+	if s.secret != nil {
+		// Keys of others stay (server-side apply owns only what it sets).
+		for k, v := range s.secret.Data {
+			if _, ok := written.Data[k]; !ok && !isOperatorKey(k) {
+				written.Data[k] = v
+			}
+		}
+	}
+	s.secret = written
+	s.logf("write: ok (%d keys)", len(written.Data))
+	return true
+}
+
+func isOperatorKey(k string) bool {
+	for _, o := range operatorKeys {
+		if o == k {
+			return true
+		}
+	}
+	return false
+}
+
+// checkInvariants checks the status a reconcile left against the world.
+func (s *sim) checkInvariants(before *v1alpha1.VoipbinCredentialStatus) {
+	st := s.cr.Status
+	ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
+	if ready != nil && ready.Status == metav1.ConditionTrue {
+		s.checkReadyBacked()
+	}
+	// A refresh request is handled only by a new token and a new validation.
+	if req := st.LastHandledRefreshRequest; req != "" && req != before.LastHandledRefreshRequest {
+		asked := s.refreshAt[req]
+		if s.cr.Spec.Login != nil {
+			tok := s.tokens[string(s.secretData(v1alpha1.SecretKeyToken))]
+			if tok.arrived.Before(asked) {
+				s.violate("refresh %s marked handled, but the Secret's token is from before it", req)
+			}
+		}
+		if s.cr.Spec.AccessKey != nil && s.keyCheckedAt.Before(asked) {
+			s.violate("refresh %s marked handled without a validation after it", req)
+		}
+	}
+	// kstatus: Stalled and Reconciling never both; one of them whenever not Ready.
+	stalled := meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionStalled)
+	reconciling := meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionReconciling)
+	if stalled && reconciling {
+		s.violate("Stalled and Reconciling both True")
+	}
+	if ready != nil && ready.Status != metav1.ConditionTrue && !stalled && !reconciling {
+		s.violate("Ready %s (%s) with neither Stalled nor Reconciling", ready.Status, ready.Reason)
+	}
+	if st.ObservedGeneration != s.cr.Generation {
+		s.violate("observedGeneration %d, generation %d", st.ObservedGeneration, s.cr.Generation)
+	}
+}
+
+func (s *sim) secretData(key string) []byte {
+	if s.secret == nil {
+		return nil
+	}
+	return s.secret.Data[key]
+}
+
+// checkReadyBacked: Ready=True only while the Secret holds every requested
+// credential, unexpired, issued for the current login; and the reconciler
+// wakes by the expiry, so Ready turns False then.
+func (s *sim) checkReadyBacked() {
+	if s.secret == nil || !belongsTo(s.secret, s.cr) {
+		s.violate("Ready=True with no Secret of its own")
+		return
+	}
+	if s.cr.Spec.Login != nil {
+		tok, ok := s.tokens[string(s.secret.Data[v1alpha1.SecretKeyToken])]
+		switch {
+		case !ok:
+			s.violate("Ready=True, but the Secret holds no token the API issued")
+		case !s.now.Before(tok.expiresAt):
+			s.violate("Ready=True on a token that expired at %s", tok.expiresAt.Format(time.RFC3339))
+		case tok.username != s.username:
+			s.violate("Ready=True on %s's token, the login Secret names %s", tok.username, s.username)
+		case tok.endpoint != s.endpointURL():
+			s.violate("Ready=True on a token from %s, apiURL is %s", tok.endpoint, s.endpointURL())
+		case !s.cr.Spec.Suspend && (s.wake.IsZero() || s.wake.After(tok.expiresAt.Add(expiryMargin))):
+			s.violate("Ready=True but no wake by the token's expiry (wake %s)", s.wake)
+		}
+	}
+	if s.cr.Spec.AccessKey != nil && string(s.secret.Data[v1alpha1.SecretKeyAccessKey]) != s.key {
+		s.violate("Ready=True, but the Secret does not hold the current accesskey")
+	}
+}
