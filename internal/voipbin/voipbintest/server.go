@@ -46,7 +46,8 @@ type Server struct {
 	agents            map[string]*agent // by username
 	tokens            map[string]*issuedToken
 	keys              []*AccessKey
-	lastKeyCreate     time.Time
+	lastKeyCreate     time.Time      // the latest tm_create of any key
+	keyCreates        map[int64]bool // every key's tm_create, Unix microseconds
 	tokenLifetime     time.Duration
 	expireFormat      ExpireFormat
 	rateLimits        bool
@@ -93,6 +94,7 @@ func New(opts ...Option) *Server {
 		customers:         map[string]string{},
 		agents:            map[string]*agent{},
 		tokens:            map[string]*issuedToken{},
+		keyCreates:        map[int64]bool{},
 		tokenLifetime:     DefaultTokenLifetime,
 		authLimiters:      map[string]*rate.Limiter{},
 		apiLimiters:       map[string]*rate.Limiter{},
