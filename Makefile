@@ -91,7 +91,7 @@ DEMO_DIR ?= $(LOCALBIN)/demo
 .PHONY: demo
 demo: envtest ## Run the operator with a local control plane, the VoIPBIN stand-in and the samples; Ctrl-C stops all. DEMO_ONCE=1 exits once Ready.
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager .
-	go build -o "$(LOCALBIN)/voipbin-demo" ./hack/demo
+	go build -o "$(LOCALBIN)/voipbin-demo" ./cmd/demo
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-demo" --dir "$(DEMO_DIR)" $(if $(filter-out 0 false,$(DEMO_ONCE)),--once)
 
 ##@ Benchmark

@@ -3,7 +3,7 @@
 // quirks included: the bare 400 of a failed login, the credential precedence
 // with no fallback, a next_page_token that is never empty on the last page,
 // expired keys still listed. Tests drive it over real HTTP (httptest, plain
-// or TLS); the demo serves it on a real listener (hack/voipbin-standin).
+// or TLS); cmd/demo and cmd/voipbin-standin serve it on a real listener.
 //
 // On top of the API it offers what tests need: fault injection per path
 // (status, hang, connection reset, garbage, oversized body, redirect), a
