@@ -1,9 +1,10 @@
 // Package voipbintest is an in-memory stand-in for the VoIPBIN API, faithful
-// to how the real server behaves (the project's shared voipbin-api.md),
-// quirks included: the bare 400 of a failed login, the credential precedence
-// with no fallback, a next_page_token that is never empty on the last page,
-// expired keys still listed. Tests drive it over real HTTP (httptest, plain
-// or TLS); cmd/demo and cmd/voipbin-standin serve it on a real listener.
+// to how the real server behaves, quirks included: the bare 400 of a failed
+// login, the credential precedence with no fallback, a next_page_token that
+// is never empty on the last page, expired keys still listed, listings
+// ordered and paged by a tm_create no two keys share. Tests drive it over
+// real HTTP (httptest, plain or TLS); cmd/demo and cmd/voipbin-standin serve
+// it on a real listener.
 //
 // On top of the API it offers what tests need: fault injection per path
 // (status, hang, connection reset, garbage, oversized body, redirect), a
