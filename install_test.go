@@ -345,8 +345,8 @@ func TestInstallerPassesRestrictedPodSecurity(t *testing.T) {
 }
 
 // TestConsumerSampleMountsSecretAsVolume checks that the consumer sample uses the
-// managed Secret the way design.md asks: as a volume, never through env vars or a
-// subPath mount, which keep the old token after a renewal.
+// managed Secret as the README asks ("A complete example"): as a volume, never
+// through env vars or a subPath mount, which keep the old token after a renewal.
 func TestConsumerSampleMountsSecretAsVolume(t *testing.T) {
 	var dep appsv1.Deployment
 	fromUnstructured(t, findObject(t, kustomizeBuild(t, "config/samples/consumer"), "Deployment", "billing"), &dep)
@@ -591,7 +591,7 @@ func TestPrometheusManifests(t *testing.T) {
 		t.Error("the ServiceMonitor sends no bearer token: the metrics endpoint refuses anonymous scrapes")
 	}
 
-	served := []string{ // design.md, "Observability"; TestMetricsEndpoint checks they are served
+	served := []string{ // README, "Metrics and alerts"; TestMetricsEndpoint checks they are served
 		"voipbin_credential_token_expiration_timestamp_seconds",
 		"voipbin_credential_token_renewal_timestamp_seconds",
 		"voipbin_credential_accesskey_expiration_timestamp_seconds",

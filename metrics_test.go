@@ -82,7 +82,8 @@ next:
 }
 
 // TestMetricsEndpoint runs the manager binary with secure metrics (authentication
-// and authorization, as installed) and checks every metric of design.md.
+// and authorization, as installed) and checks every metric the README lists
+// ("Metrics and alerts").
 func TestMetricsEndpoint(t *testing.T) {
 	bin := buildManager(t)
 	env, cfg, err := testenv.Start()

@@ -36,8 +36,9 @@ const (
 	// keyCheckGap: the shortest time between two scheduled accesskey checks
 	// (accessKeyCheckInterval is 1 minute; the time is kept in whole seconds).
 	keyCheckGap = 58 * time.Second
-	// Backoff of design.md: 5 s doubling to 5 min, +-20% jitter, a floor of 5 s,
-	// permanent failures every 10 min.
+	// The operator's retry backoff (docs/architecture.md, "Timing"): 5 s
+	// doubling to 5 min, +-20% jitter, a floor of 5 s, permanent failures
+	// every 10 min.
 	backoffBase    = 5 * time.Second
 	backoffCap     = 5 * time.Minute
 	backoffFloor   = 5 * time.Second

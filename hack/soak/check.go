@@ -185,7 +185,7 @@ func firstAfter(calls []call, t time.Time) *call {
 }
 
 // checkRetries is invariant 6 for failed logins: the next attempt comes within
-// the backoff of design.md (5 s doubling, +-20%, never later than half the
+// the operator's backoff (5 s doubling, +-20%, never later than half the
 // time the stored token has left, floor 5 s; a refused login at the stored
 // token's expiry or after 10 minutes), or at once after a change.
 func (a *analysis) checkRetries(v *crView) {
@@ -223,7 +223,7 @@ func (a *analysis) checkRetries(v *crView) {
 	}
 }
 
-// retryBound is the longest the backoff of design.md waits after f, the
+// retryBound is the longest the operator's backoff waits after f, the
 // consecutive-th failure in a row of a call of v: a refused login is retried
 // just after the stored token's expiry or after 10 minutes; a transient
 // failure after 5 s doubling (+20% jitter, up to 5 min), never later than

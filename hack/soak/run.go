@@ -357,7 +357,7 @@ func (s *soak) waitAllReady(ctx context.Context, deadline func(*crInfo, map[stri
 
 // readyDeadline is invariant 5's bound for cr: ReadyBound after the faults
 // stopped or, for a CR whose backoff had already put its next attempt later,
-// that attempt plus retrySlack (design.md's backoff reaches 80 s after five
+// that attempt plus retrySlack (the operator's backoff reaches 80 s after five
 // failures in a row: an outage that ends does not cut a wait short).
 func (s *soak) readyDeadline(cr *crInfo, byCR map[string][]call) time.Time {
 	d := s.faultsStopped.Add(s.o.ReadyBound)

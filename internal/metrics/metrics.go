@@ -1,5 +1,5 @@
-// Package metrics exposes the operator's Prometheus metrics (design.md,
-// "Observability"): one series per VoipbinCredential, computed at scrape time
+// Package metrics exposes the operator's Prometheus metrics (README, "Metrics
+// and alerts"): one series per VoipbinCredential, computed at scrape time
 // from the cached CRs so that a deleted CR leaves no stale series, and the
 // VoIPBIN client's request counts and latencies.
 package metrics

@@ -6,7 +6,6 @@
 // condition reasons; callers never match error strings.
 //
 // Secrets stay secret: no password, token or accesskey ever appears in an
-// error string, and a Token prints itself redacted. See voipbin-api.md in the
-// project's shared docs for how the real server behaves; the stand-in in
-// package voipbintest mirrors it for tests.
+// error string, and a Token prints itself redacted. The stand-in in package
+// voipbintest behaves like the real server, quirks included, for tests.
 package voipbin

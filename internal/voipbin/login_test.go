@@ -109,8 +109,8 @@ func TestLoginUserAgentOption(t *testing.T) {
 
 func TestLoginFrozenCustomerStillLogsIn(t *testing.T) {
 	t.Parallel()
-	// voipbin-api.md: only an expired or deleted customer gets 403 at login;
-	// a frozen one gets its token and meets the 403 on API calls.
+	// On the real server only an expired or deleted customer gets 403 at
+	// login; a frozen one gets its token and meets the 403 on API calls.
 	f := newFixture(t)
 	f.s.SetCustomerStatus(f.s.DefaultCustomerID(), voipbintest.ReasonAccountFrozen)
 	c := f.client(t, voipbin.Options{})

@@ -50,7 +50,9 @@ func (k AccessKey) Prefix() string {
 // AddAccessKey adds k and returns it with its missing fields generated: a
 // random ID and Key, DefaultCustomerID, an Expire one year ahead, and a
 // Create just before now that is strictly later than every key added before
-// (so that keys added in a row have distinct tm_create, newest last).
+// (so that keys added in a row have distinct tm_create, newest last). A
+// Create k already has is kept unless another key holds that microsecond;
+// then it moves to the next free one: no two keys share a tm_create.
 func (s *Server) AddAccessKey(k AccessKey) AccessKey {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,18 +86,7 @@ func (s *Server) addAccessKeyLocked(k AccessKey) AccessKey {
 	if k.Key == "" {
 		k.Key = NewAccessKeySecret()
 	}
-	if k.Create.IsZero() {
-		// A second in the past, so that a listing "before now" holds it even
-		// on a frozen test clock; distinct from every earlier key.
-		k.Create = now.Add(-time.Second)
-		if !k.Create.After(s.lastKeyCreate) {
-			k.Create = s.lastKeyCreate.Add(time.Microsecond)
-		}
-	}
-	k.Create = k.Create.UTC().Truncate(time.Microsecond)
-	if k.Create.After(s.lastKeyCreate) {
-		s.lastKeyCreate = k.Create
-	}
+	k.Create = s.keyCreateLocked(k.Create, now)
 	if k.Expire.IsZero() {
 		k.Expire = now.Add(defaultAccessKeyLifetime)
 	}
@@ -107,6 +98,33 @@ func (s *Server) addAccessKeyLocked(k AccessKey) AccessKey {
 	stored := k
 	s.keys = append(s.keys, &stored)
 	return k
+}
+
+// keyCreateLocked returns the tm_create of a new key: the real server's is
+// its clock at creation, to the microsecond, and it orders and pages
+// listings by it, so two keys must never share one. A generated time (asked
+// is zero) is a second before now, so that a listing "before now" holds the
+// key even on a frozen test clock, and at least a microsecond after every
+// earlier key: max(now-1s, last+1µs). The comparison is made on the
+// truncated time: comparing first and truncating after gave keys created
+// within the same microsecond equal times. An asked time is kept, moved
+// forward to the next microsecond no other key holds.
+func (s *Server) keyCreateLocked(asked, now time.Time) time.Time {
+	t := asked.UTC().Truncate(time.Microsecond)
+	if asked.IsZero() {
+		t = now.Add(-time.Second).UTC().Truncate(time.Microsecond)
+		if !t.After(s.lastKeyCreate) {
+			t = s.lastKeyCreate.Add(time.Microsecond)
+		}
+	}
+	for s.keyCreates[t.UnixMicro()] {
+		t = t.Add(time.Microsecond)
+	}
+	s.keyCreates[t.UnixMicro()] = true
+	if t.After(s.lastKeyCreate) {
+		s.lastKeyCreate = t
+	}
+	return t
 }
 
 // DeleteAccessKey soft-deletes the key with id (sets tm_delete): it stops

@@ -1,9 +1,10 @@
 // Package voipbintest is an in-memory stand-in for the VoIPBIN API, faithful
-// to how the real server behaves (the project's shared voipbin-api.md),
-// quirks included: the bare 400 of a failed login, the credential precedence
-// with no fallback, a next_page_token that is never empty on the last page,
-// expired keys still listed. Tests drive it over real HTTP (httptest, plain
-// or TLS); the demo serves it on a real listener (hack/voipbin-standin).
+// to how the real server behaves, quirks included: the bare 400 of a failed
+// login, the credential precedence with no fallback, a next_page_token that
+// is never empty on the last page, expired keys still listed, listings
+// ordered and paged by a tm_create no two keys share. Tests drive it over
+// real HTTP (httptest, plain or TLS); cmd/demo and cmd/voipbin-standin serve
+// it on a real listener.
 //
 // On top of the API it offers what tests need: fault injection per path
 // (status, hang, connection reset, garbage, oversized body, redirect), a
@@ -46,7 +47,8 @@ type Server struct {
 	agents            map[string]*agent // by username
 	tokens            map[string]*issuedToken
 	keys              []*AccessKey
-	lastKeyCreate     time.Time
+	lastKeyCreate     time.Time      // the latest tm_create of any key
+	keyCreates        map[int64]bool // every key's tm_create, Unix microseconds
 	tokenLifetime     time.Duration
 	expireFormat      ExpireFormat
 	rateLimits        bool
@@ -93,6 +95,7 @@ func New(opts ...Option) *Server {
 		customers:         map[string]string{},
 		agents:            map[string]*agent{},
 		tokens:            map[string]*issuedToken{},
+		keyCreates:        map[int64]bool{},
 		tokenLifetime:     DefaultTokenLifetime,
 		authLimiters:      map[string]*rate.Limiter{},
 		apiLimiters:       map[string]*rate.Limiter{},

@@ -432,6 +432,47 @@ func TestListAccessKeys(t *testing.T) {
 	}
 }
 
+// TestAccessKeyCreateTimesAreDistinct pins what TestListAccessKeys needs
+// without depending on the machine's speed: a clock that advances 300ns a
+// call puts several keys in one microsecond, and asked Create times collide
+// on purpose. Every key still gets its own tm_create (the real server orders
+// and pages by it), and generated ones increase strictly.
+func TestAccessKeyCreateTimesAreDistinct(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	clock := time.Date(2026, 9, 1, 12, 0, 0, 700, time.UTC)
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(300 * time.Nanosecond)
+		return clock
+	}
+	s := newStandIn(t, voipbintest.WithClock(now))
+	asked := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
+	var generated []voipbintest.AccessKey
+	for i := 0; i < 500; i++ {
+		generated = append(generated, s.AddAccessKey(voipbintest.AccessKey{}))
+		s.AddAccessKey(voipbintest.AccessKey{Create: asked})
+	}
+	generated = append(generated, s.AddAccessKeys(500, "")...)
+
+	seen := map[time.Time]string{}
+	for _, k := range s.AccessKeys() {
+		if !k.Create.Equal(k.Create.Truncate(time.Microsecond)) {
+			t.Errorf("key %s: tm_create %v is finer than a microsecond", k.ID, k.Create)
+		}
+		if other, ok := seen[k.Create]; ok {
+			t.Fatalf("keys %s and %s share tm_create %v", other, k.ID, k.Create)
+		}
+		seen[k.Create] = k.ID
+	}
+	for i := 1; i < len(generated); i++ {
+		if !generated[i].Create.After(generated[i-1].Create) {
+			t.Fatalf("generated key %d: tm_create %v not after %v", i, generated[i].Create, generated[i-1].Create)
+		}
+	}
+}
+
 func TestExpiredDeletedAndUnknownCredentials(t *testing.T) {
 	t.Parallel()
 	clock := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)

@@ -2,7 +2,7 @@
 // (internal/voipbin/voipbintest) on a real address, for the demo and for
 // trying the API by hand with curl:
 //
-//	go run ./hack/voipbin-standin --agent admin@example.com:pass
+//	go run ./cmd/voipbin-standin --agent admin@example.com:pass
 //	curl -s -X POST http://127.0.0.1:8080/auth/login \
 //	  -H 'Content-Type: application/json' \
 //	  -d '{"username":"admin@example.com","password":"pass"}'
