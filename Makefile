@@ -53,6 +53,10 @@ envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source i
 test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz seeds, envtest) with the race detector.
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
 
+.PHONY: test-e2e
+test-e2e: envtest ## Run only the end-to-end tests of the built manager binary (test/...).
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 -timeout 10m ./test/...
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	"$(GOLANGCI_LINT)" run

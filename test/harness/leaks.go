@@ -182,7 +182,7 @@ func fingerprint(secret string) string {
 // planted in sample in every form, must be found in every form, and not in sample
 // without it. It returns an error saying what was missed.
 func ProveFinds(sample string) error {
-	planted := "planted-" + randomString(24) + "." + randomString(8) + "." + randomString(24)
+	planted := "planted-" + RandomString(24) + "." + RandomString(8) + "." + RandomString(24)
 	control := NewLeakScanner()
 	control.Add("planted", planted)
 	if found := control.Scan("sample", sample); len(found) > 0 {
@@ -209,8 +209,9 @@ func ProveFinds(sample string) error {
 	return nil
 }
 
-// randomString returns n random lowercase letters and digits.
-func randomString(n int) string {
+// RandomString returns n random lowercase letters and digits: passwords and
+// other values a test must be able to find again.
+func RandomString(n int) string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
