@@ -70,7 +70,9 @@ func scanEverything() {
 	worldsMu.Lock()
 	all := append([]*world(nil), worlds...)
 	worldsMu.Unlock()
-	Expect(all).NotTo(BeEmpty(), "no spec ran")
+	if len(all) == 0 {
+		return // only specs without a manager were focused: nothing to scan
+	}
 
 	var logs strings.Builder
 	var leaks []harness.Leak

@@ -71,8 +71,7 @@ func newWorld(name string, opts ...worldOption) *world {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	w := &world{ns: fmt.Sprintf("e2e-%s-%d", name, nsSeq.Add(1)), api: voipbintest.New()}
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns}})).To(Succeed())
+	w := &world{ns: newNamespace(name), api: voipbintest.New()}
 	standIn, err := harness.ServeStandIn(w.api.Handler())
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(standIn.Close)
@@ -93,6 +92,14 @@ func newWorld(name string, opts ...worldOption) *world {
 	worldsMu.Unlock()
 	DeferCleanup(w.stop)
 	return w
+}
+
+// newNamespace creates the namespace e2e-<name>-<n> and returns its name.
+func newNamespace(name string) string {
+	GinkgoHelper()
+	ns := fmt.Sprintf("e2e-%s-%d", name, nsSeq.Add(1))
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	return ns
 }
 
 // stop reports what the spec observed, then stops the manager.
