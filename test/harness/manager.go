@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -53,10 +54,16 @@ type ManagerOptions struct {
 	// AllowedAPIURLs and WatchNamespaces become --allowed-api-urls and
 	// --watch-namespaces (empty: the flags' defaults).
 	AllowedAPIURLs, WatchNamespaces []string
+	// ProbeAddr is the --health-probe-bind-address, whose readiness probe
+	// StartManager waits for; empty: a free loopback port.
+	ProbeAddr string
 	// Args are added after the harness's flags (--leader-elect=false,
-	// --metrics-bind-address=0, --zap-log-level=MaxLogLevel, a free
-	// --health-probe-bind-address), so they may override them: the last value wins.
+	// --metrics-bind-address=0, --zap-log-level=MaxLogLevel), so they may override
+	// them: the last value wins. They must not set --health-probe-bind-address
+	// (see ProbeAddr).
 	Args []string
+	// Env is added to the parent's environment.
+	Env []string
 	// Output, if set, receives the manager's output too (a log file, a terminal).
 	Output io.Writer
 	// StartTimeout bounds the wait for the readiness probe; StopTimeout the wait
@@ -77,9 +84,12 @@ type Manager struct {
 
 // StartManager starts the manager and waits until its readiness probe answers.
 func StartManager(o ManagerOptions) (*Manager, error) {
-	probeAddr, err := FreeLoopbackAddr()
-	if err != nil {
-		return nil, err
+	probeAddr := o.ProbeAddr
+	if probeAddr == "" {
+		var err error
+		if probeAddr, err = FreeLoopbackAddr(); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{
 		"--kubeconfig=" + o.Kubeconfig,
@@ -106,6 +116,7 @@ func StartManager(o ManagerOptions) (*Manager, error) {
 		out = io.MultiWriter(m.logs, o.Output)
 	}
 	m.cmd.Stdout, m.cmd.Stderr = out, out
+	m.cmd.Env = append(os.Environ(), o.Env...)
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Its own group: a Ctrl-C in a terminal reaches the parent only, which stops
 		// the manager before the API server it talks to.
