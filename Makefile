@@ -65,6 +65,10 @@ UNIT_EXCLUDE := ^$(MODULE)$$|^$(MODULE)/(api/v1alpha1|internal/controller|test)(
 test-unit: fmt vet ## The fast loop (under a minute once compiled, no control plane): go test -short -race minus the envtest packages.
 	go test -race -short -timeout 5m $$(go list ./... | grep -Ev '$(UNIT_EXCLUDE)')
 
+.PHONY: test-e2e
+test-e2e: envtest ## Run only the end-to-end tests of the built manager binary (test/...).
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 -timeout 10m ./test/...
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	"$(GOLANGCI_LINT)" run

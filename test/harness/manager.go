@@ -1,0 +1,245 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/voipbin/credential-operator/internal/testenv"
+)
+
+// MaxLogLevel is the --zap-log-level the harness runs managers at: above the
+// binary's own cap (internal/logging.MaxVerbosity), so that every line the binary
+// can ever write is written, and leak scans see it.
+const MaxLogLevel = 10
+
+const (
+	// defaultStartTimeout bounds the wait for a new manager's readiness probe: a
+	// manager against a local API server is ready within a few seconds, even on a
+	// busy machine.
+	defaultStartTimeout = 30 * time.Second
+	// defaultStopTimeout is how long a manager gets to exit after SIGTERM before
+	// its process group is killed: without leader election it stops within a second.
+	defaultStopTimeout = 10 * time.Second
+	// probeInterval is how often the readiness probe is polled while starting.
+	probeInterval = 100 * time.Millisecond
+)
+
+// BuildManager compiles the manager (the repository's root package) into dir and
+// returns the binary's path. buildFlags go to go build (for example -race).
+func BuildManager(dir string, buildFlags ...string) (string, error) {
+	bin := filepath.Join(dir, "manager")
+	args := append(append([]string{"build"}, buildFlags...), "-o", bin, ".")
+	cmd := exec.Command("go", args...)
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build of the manager: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ManagerOptions configures StartManager.
+type ManagerOptions struct {
+	// Binary is the manager binary (BuildManager) and Kubeconfig its --kubeconfig.
+	Binary, Kubeconfig string
+	// AllowedAPIURLs and WatchNamespaces become --allowed-api-urls and
+	// --watch-namespaces (empty: the flags' defaults).
+	AllowedAPIURLs, WatchNamespaces []string
+	// ProbeAddr is the --health-probe-bind-address, whose readiness probe
+	// StartManager waits for; empty: a free loopback port.
+	ProbeAddr string
+	// Args are added after the harness's flags (--leader-elect=false,
+	// --metrics-bind-address=0, --zap-log-level=MaxLogLevel), so they may override
+	// them: the last value wins. They must not set --health-probe-bind-address
+	// (see ProbeAddr).
+	Args []string
+	// Env is added to the parent's environment.
+	Env []string
+	// Output, if set, receives the manager's output too (a log file, a terminal).
+	Output io.Writer
+	// StartTimeout bounds the wait for the readiness probe; StopTimeout the wait
+	// for the exit after SIGTERM. Zero: 30 s and 10 s.
+	StartTimeout, StopTimeout time.Duration
+}
+
+// Manager is the manager binary running as a child process in its own process
+// group, its output (stdout and stderr) kept in memory.
+type Manager struct {
+	cmd         *exec.Cmd
+	probeAddr   string
+	stopTimeout time.Duration
+	logs        *LogBuffer
+	exited      chan struct{}
+	err         error
+}
+
+// StartManager starts the manager and waits until its readiness probe answers.
+func StartManager(o ManagerOptions) (*Manager, error) {
+	probeAddr := o.ProbeAddr
+	if probeAddr == "" {
+		var err error
+		if probeAddr, err = FreeLoopbackAddr(); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{
+		"--kubeconfig=" + o.Kubeconfig,
+		"--leader-elect=false",
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=" + probeAddr,
+		fmt.Sprintf("--zap-log-level=%d", MaxLogLevel),
+	}
+	if len(o.AllowedAPIURLs) > 0 {
+		args = append(args, "--allowed-api-urls="+strings.Join(o.AllowedAPIURLs, ","))
+	}
+	if len(o.WatchNamespaces) > 0 {
+		args = append(args, "--watch-namespaces="+strings.Join(o.WatchNamespaces, ","))
+	}
+	m := &Manager{
+		cmd:         exec.Command(o.Binary, append(args, o.Args...)...),
+		probeAddr:   probeAddr,
+		stopTimeout: orDefault(o.StopTimeout, defaultStopTimeout),
+		logs:        &LogBuffer{},
+		exited:      make(chan struct{}),
+	}
+	var out io.Writer = m.logs
+	if o.Output != nil {
+		out = io.MultiWriter(m.logs, o.Output)
+	}
+	m.cmd.Stdout, m.cmd.Stderr = out, out
+	m.cmd.Env = append(os.Environ(), o.Env...)
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Its own group: a Ctrl-C in a terminal reaches the parent only, which stops
+		// the manager before the API server it talks to.
+		Setpgid: true,
+		// If the parent dies without cleaning up (SIGKILL), the manager goes too.
+		Pdeathsig: syscall.SIGTERM,
+	}
+	if err := m.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the manager: %w", err)
+	}
+	go func() {
+		m.err = m.cmd.Wait()
+		close(m.exited)
+	}()
+	if err := m.waitReady(orDefault(o.StartTimeout, defaultStartTimeout)); err != nil {
+		_, _ = m.Stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+func orDefault(d, fallback time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return fallback
+}
+
+// waitReady polls the readiness probe until it answers 200.
+func (m *Manager) waitReady(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	httpClient := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.probeAddr+"/readyz", nil)
+		if resp, err := httpClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-m.exited:
+			return fmt.Errorf("the manager exited while starting (%v); its output:\n%s", m.err, m.logs.Tail(40))
+		case <-ctx.Done():
+			return fmt.Errorf("the manager was not ready within %s; its output:\n%s", timeout, m.logs.Tail(40))
+		case <-time.After(probeInterval):
+		}
+	}
+}
+
+// Pid is the manager's process id (and process group id).
+func (m *Manager) Pid() int { return m.cmd.Process.Pid }
+
+// ProbeAddr is the address of the manager's health and readiness probes.
+func (m *Manager) ProbeAddr() string { return m.probeAddr }
+
+// Logs returns everything the manager wrote so far, also after it stopped.
+func (m *Manager) Logs() string { return m.logs.String() }
+
+// LogTail returns the last n lines of the manager's output.
+func (m *Manager) LogTail(n int) string { return m.logs.Tail(n) }
+
+// Exited is closed when the process has exited; Err then says how.
+func (m *Manager) Exited() <-chan struct{} { return m.exited }
+
+// Err is the process's exit error, once Exited is closed.
+func (m *Manager) Err() error {
+	select {
+	case <-m.exited:
+		return m.err
+	default:
+		return nil
+	}
+}
+
+// Stop stops the manager with SIGTERM; see StopWith.
+func (m *Manager) Stop() (time.Duration, error) { return m.StopWith(syscall.SIGTERM) }
+
+// StopWith sends sig to the manager's process group and waits for it to exit,
+// killing the group when it has not within the stop timeout. It returns how long
+// the manager took, and an error when it had to be killed. A manager that had
+// already exited returns at once. An exit caused by sig is not an error.
+func (m *Manager) StopWith(sig syscall.Signal) (time.Duration, error) {
+	start := time.Now()
+	select {
+	case <-m.exited:
+		return 0, nil
+	default:
+	}
+	_ = syscall.Kill(-m.Pid(), sig)
+	select {
+	case <-m.exited:
+		return time.Since(start), nil
+	case <-time.After(m.stopTimeout):
+	}
+	_ = syscall.Kill(-m.Pid(), syscall.SIGKILL)
+	<-m.exited
+	return time.Since(start), fmt.Errorf("the manager did not stop within %s of %s and was killed", m.stopTimeout, sig)
+}
+
+// LogBuffer is a goroutine-safe, growing log sink.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Tail returns the last n lines written.
+func (b *LogBuffer) Tail(n int) string {
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
