@@ -305,7 +305,7 @@ func TestReadyTurnsFalseAtExpiryWhileWritesAreRefused(t *testing.T) {
 	w.ready()
 	expiry := w.now.Add(90 * time.Second)
 	w.refuseWrites = true
-	for w.now.Before(expiry.Add(10 * time.Second)) {
+	for w.now.Before(expiry.Add(50 * time.Second)) { // past the renewal time of the token in hand
 		p := w.reconcile()
 		ready := w.condition(v1alpha1.ConditionReady)
 		if w.now.Before(expiry) {
@@ -318,6 +318,9 @@ func TestReadyTurnsFalseAtExpiryWhileWritesAreRefused(t *testing.T) {
 		w.now = earliest(p.Wake, w.now.Add(time.Minute))
 	}
 	w.expectCondition(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretWriteFailed)
+	if w.logins != 1 {
+		t.Errorf("%d logins while writes were refused, want 1: the token in hand serves until it expires", w.logins)
+	}
 }
 
 // Invariant 6: a server issuing tokens already expired: never stored, never

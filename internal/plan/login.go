@@ -117,10 +117,15 @@ func (d *decision) loginPart() partDecision {
 	st, in := d.vbc.Status.Token, d.o.Inputs
 	req := d.refreshRequest()
 	needRefresh := req != "" && !d.loginAnswered(req)
-	if h := d.heldToken(); h != nil {
+	if h := d.heldToken(); h != nil && (!needRefresh || h.Refresh == req) {
 		renew := d.renewal(h.IssuedAt, h.ExpiresAt)
-		if (!needRefresh || h.Refresh == req) && d.now.Before(renew.Time) {
+		if d.now.Before(renew.Time) {
 			return partDecision{wake: renew.Time}
+		}
+		if d.mem.Write.Failure != nil {
+			// The write is what fails: another login would only be held too.
+			// The token in hand serves until it expires.
+			return partDecision{}
 		}
 	}
 	stored := d.storedToken()

@@ -26,20 +26,20 @@ var _ = Describe("kstatus", func() {
 
 		for _, name := range []string{"wrong", "good", "down"} {
 			observe("%s: kstatus %s; Reconciling %s; Stalled %s", name, w.kstatus(name),
-				w.condition(name, conditionReconciling), w.condition(name, conditionStalled))
+				w.condition(name, v1alpha1.ConditionReconciling), w.condition(name, v1alpha1.ConditionStalled))
 			vbc := w.get(name)
 			Expect(vbc.Status.ObservedGeneration).To(Equal(vbc.Generation), "%s: status.observedGeneration", name)
 		}
 		Expect(w.kstatus("wrong")).To(HavePrefix("Failed:"))
-		Expect(w.condition("wrong", conditionStalled)).To(HavePrefix("True/InvalidCredentials:"))
+		Expect(w.condition("wrong", v1alpha1.ConditionStalled)).To(HavePrefix("True/InvalidCredentials:"))
 		Expect(w.kstatus("good")).To(HavePrefix("Current:"))
-		for _, c := range []string{conditionReconciling, conditionStalled} {
+		for _, c := range []string{v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled} {
 			Expect(w.condition("good", c)).NotTo(HavePrefix("True/"), "a Ready credential is %s", c)
 		}
 		Expect(w.kstatus("down")).To(HavePrefix("InProgress:"))
 		// Not merely kstatus's fallback on Ready=False: the contract's own condition.
-		Expect(w.condition("down", conditionReconciling)).To(HavePrefix("True/"))
-		Expect(w.condition("down", conditionStalled)).NotTo(HavePrefix("True/"))
+		Expect(w.condition("down", v1alpha1.ConditionReconciling)).To(HavePrefix("True/"))
+		Expect(w.condition("down", v1alpha1.ConditionStalled)).NotTo(HavePrefix("True/"))
 		Expect(w.loginsAs(wrong)()).To(Equal(1), "logins with the wrong password: no hammering")
 	})
 })

@@ -29,7 +29,7 @@ var _ = Describe("A managed Secret the API server refuses to write", func() {
 		Expect(k8s.Delete(ctx, w.secret(managedSecret("cred")))).To(Succeed())
 		deleted := time.Now()
 		Eventually(w.conditionOf("cred", v1alpha1.ConditionReady)).
-			Should(And(HavePrefix("False/"+reasonSecretWriteFailed+":"), ContainSubstring(denial)))
+			Should(And(HavePrefix("False/"+v1alpha1.ReasonSecretWriteFailed+":"), ContainSubstring(denial)))
 		if window := time.Until(deleted.Add(20 * time.Second)); window > 0 {
 			Consistently(w.logins).WithTimeout(window).Should(BeNumerically("<=", before+1), "logins since the deletion")
 		}
@@ -58,7 +58,7 @@ var _ = Describe("A managed Secret the API server refuses to write", func() {
 		// Until the expiry the Secret keeps the stored token (a failed refresh loses nothing).
 		Consistently(w.storedTokenOf("cred")).WithTimeout(time.Until(expiresAt)).Should(Equal(old))
 		Eventually(w.conditionOf("cred", v1alpha1.ConditionReady)).WithTimeout(expiryGrace).
-			Should(And(HavePrefix("False/"+reasonSecretWriteFailed+":"), ContainSubstring(denial)))
+			Should(And(HavePrefix("False/"+v1alpha1.ReasonSecretWriteFailed+":"), ContainSubstring(denial)))
 		Consistently(w.conditionOf("cred", v1alpha1.ConditionReady)).WithTimeout(6*time.Second).
 			ShouldNot(HavePrefix("True/"), "Ready=True after the stored token expired")
 		observe("%d logins from the policy to 8 s after the expiry", w.logins()-before)

@@ -25,14 +25,6 @@ import (
 	"github.com/voipbin/credential-operator/test/harness"
 )
 
-// Names of the contract (design.md, "Conditions and reasons" and its kstatus
-// paragraph) that api/v1alpha1 does not export yet.
-const (
-	reasonSecretWriteFailed = "SecretWriteFailed"
-	conditionReconciling    = "Reconciling"
-	conditionStalled        = "Stalled"
-)
-
 // The stand-in's paths the operator calls.
 const (
 	loginPath      = "/auth/login"
