@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -119,11 +120,11 @@ func (r *VoipbinCredentialReconciler) write(ctx context.Context, vbc *v1alpha1.V
 	obs *plan.Observed, in inputs) error {
 	var err error
 	if p.SecretUID == "" {
-		created := p.Secret.DeepCopy()
-		if err = r.Create(ctx, created, client.FieldOwner(v1alpha1.FieldManager)); err == nil {
-			r.handOverToApply(ctx, created)
-		}
+		err = r.Create(ctx, p.Secret.DeepCopy(), client.FieldOwner(v1alpha1.FieldManager))
 	} else {
+		if obs.Secret != nil && obs.Secret.UID == p.SecretUID && createdByUs(obs.Secret) {
+			r.handOverToApply(ctx, obs.Secret.DeepCopy())
+		}
 		ac := applyConfiguration(p.Secret).WithUID(p.SecretUID)
 		err = r.Apply(ctx, ac, client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership)
 	}
@@ -147,13 +148,26 @@ func (r *VoipbinCredentialReconciler) write(ctx context.Context, vbc *v1alpha1.V
 	return nil
 }
 
-// handOverToApply turns the field ownership a Create records (operation Update)
-// into the operator's server-side apply ownership, as kubectl does when it moves
-// an object to server-side apply: later applies then own every field they set,
-// and a label dropped from secretTemplate, or the owner reference dropped with
-// deletionPolicy Retain, is removed by the next apply. The patch carries the
-// created resourceVersion, so it changes nothing if someone wrote in between; a
-// failure leaves the Secret as created and is only logged.
+// createdByUs reports whether the operator's Create still owns fields of secret
+// (a managed-fields entry of its field manager with operation Update).
+func createdByUs(secret *corev1.Secret) bool {
+	for _, mf := range secret.ManagedFields {
+		if mf.Manager == v1alpha1.FieldManager && mf.Operation == metav1.ManagedFieldsOperationUpdate && mf.Subresource == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// handOverToApply turns the field ownership the Create recorded (operation
+// Update) into the operator's server-side apply ownership, as kubectl does when it
+// moves an object to server-side apply, so that the apply that follows owns every
+// field it sets and removes a label dropped from secretTemplate, or the owner
+// reference dropped with deletionPolicy Retain. It is done before the first apply
+// of a created Secret, not at the Create, so that reaching Ready costs two writes
+// (the Create and the status), not three. The patch carries the Secret's
+// resourceVersion, so it changes nothing if someone wrote in between; a failure
+// is only logged (the apply still writes what it must).
 func (r *VoipbinCredentialReconciler) handOverToApply(ctx context.Context, created *corev1.Secret) {
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(created, sets.New(v1alpha1.FieldManager), v1alpha1.FieldManager)
 	if err == nil && patch != nil {

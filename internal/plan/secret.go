@@ -230,12 +230,14 @@ type fieldSet struct {
 }
 
 // ownedFields reads, from the managed fields of secret, the labels and annotations
-// last applied by the operator: one that is no longer desired (a key removed from
-// secretTemplate) means the Secret must be applied again, which removes it.
+// the operator last wrote: by server-side apply, or by the Create that made the
+// Secret (an Update entry, handed over to apply before the next apply; see the
+// controller's write). One that is no longer desired (a key removed from
+// secretTemplate) means the Secret must be written again, which removes it.
 func ownedFields(secret *corev1.Secret) fieldSet {
 	var fs fieldSet
 	for _, mf := range secret.ManagedFields {
-		if mf.Manager != v1alpha1.FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply || mf.FieldsV1 == nil {
+		if mf.Manager != v1alpha1.FieldManager || mf.Subresource != "" || mf.FieldsV1 == nil {
 			continue
 		}
 		var fields struct {

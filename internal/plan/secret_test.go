@@ -588,7 +588,7 @@ func TestOwnedFields(t *testing.T) {
 			entries: []metav1.ManagedFieldsEntry{entry(v1alpha1.FieldManager, metav1.ManagedFieldsOperationApply,
 				`{"f:metadata":{"f:labels":{"f:team":{}}}}`)},
 			wantLabels: []string{"team"}},
-		{name: "other managers and the operator's own updates are not the operator's apply",
+		{name: "other managers' fields are not the operator's; its own Create (an Update entry) is",
 			entries: []metav1.ManagedFieldsEntry{
 				entry("kubectl-edit", metav1.ManagedFieldsOperationUpdate, `{"f:metadata":{"f:labels":{"f:a":{}}}}`),
 				entry("helm", metav1.ManagedFieldsOperationApply, `{"f:metadata":{"f:labels":{"f:b":{}}}}`),
@@ -597,7 +597,7 @@ func TestOwnedFields(t *testing.T) {
 				entry(v1alpha1.FieldManager, metav1.ManagedFieldsOperationApply,
 					`{"f:metadata":{"f:labels":{"f:d":{}},"f:annotations":{"f:e":{}}}}`),
 			},
-			wantLabels: []string{"d"}, wantAnnotations: []string{"e"}},
+			wantLabels: []string{"d"}, wantAnnotations: []string{"c", "e"}},
 		{name: "unreadable and missing FieldsV1 are skipped",
 			entries: []metav1.ManagedFieldsEntry{
 				entry(v1alpha1.FieldManager, metav1.ManagedFieldsOperationApply, `{not json`),
