@@ -28,9 +28,9 @@ func (e *env) accessKeySecret(name, key string) {
 // returns the key.
 func (e *env) combinedCredential(name string) voipbintest.AccessKey {
 	GinkgoHelper()
-	e.api.AddAgent(name+"@example.com", "pw-"+name, "")
+	e.api.AddAgent(name+"@example.com", "password-"+name, "")
 	key := e.api.AddAccessKey(voipbintest.AccessKey{Name: name})
-	e.loginSecret("login", name+"@example.com", "pw-"+name)
+	e.loginSecret("login", name+"@example.com", "password-"+name)
 	e.accessKeySecret("key", key.Key)
 	e.credential(name, withLogin("login"), withAccessKey("key"))
 	e.waitReady(name, 15*time.Second)
@@ -207,7 +207,7 @@ var _ = Describe("accesskey credentials", func() {
 		fresh := e.api.AddAccessKey(voipbintest.AccessKey{Name: "fresh"})
 		e.setSecretData("key", "accesskey", fresh.Key)
 		e.waitReady("both", 10*time.Second)
-		e.setSecretData("login", "password", "wrong")
+		e.setSecretData("login", "password", "wrong-password")
 		e.waitCondition("both", v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonRefreshFailing, 10*time.Second)
 		Expect(e.condition("both", v1alpha1.ConditionAccessKeyValid)).
 			To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonValidated), "AccessKeyValid: the key is not affected by the password")

@@ -19,8 +19,8 @@ var _ = Describe("failures", func() {
 		// 2-minute tokens renewed 100 s before expiry: the first renewal comes about
 		// 15-20 s after the login, with plenty of validity left to back off in.
 		e := newEnv(2 * time.Minute)
-		e.api.AddAgent("down@example.com", "pw-down", "")
-		e.loginSecret("login", "down@example.com", "pw-down")
+		e.api.AddAgent("down@example.com", "password-down", "")
+		e.loginSecret("login", "down@example.com", "password-down")
 		e.credential("down", withLogin("login"), func(v *v1alpha1.VoipbinCredential) {
 			v.Spec.RenewBefore = &metav1.Duration{Duration: 100 * time.Second}
 		})

@@ -43,9 +43,9 @@ var _ = Describe("lifecycle", func() {
 		// "soon" renews 100 s before expiry (at about 14-20 s).
 		e := newEnv(2 * time.Minute)
 		e.api.AddAgent("later@example.com", "pw-later", "")
-		e.api.AddAgent("soon@example.com", "pw-soon", "")
+		e.api.AddAgent("soon@example.com", "password-soon", "")
 		e.loginSecret("later-login", "later@example.com", "pw-later")
-		e.loginSecret("soon-login", "soon@example.com", "pw-soon")
+		e.loginSecret("soon-login", "soon@example.com", "password-soon")
 		e.credential("later", withLogin("later-login"))
 		e.credential("soon", withLogin("soon-login"), func(v *v1alpha1.VoipbinCredential) {
 			v.Spec.RenewBefore = &metav1.Duration{Duration: 100 * time.Second}

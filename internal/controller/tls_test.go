@@ -21,13 +21,13 @@ var _ = Describe("TLS", func() {
 		secure := voipbintest.New()
 		secure.StartTLS()
 		DeferCleanup(secure.Close)
-		secure.AddAgent("tls@example.com", "pw-tls", "")
+		secure.AddAgent("tls@example.com", "password-tls", "")
 		e := newEnv(7*24*time.Hour, func(o *controller.Options) {
 			allowed, err := controller.ParseAllowedURLs(secure.URL())
 			Expect(err).NotTo(HaveOccurred())
 			o.AllowedURLs = allowed
 		})
-		e.loginSecret("login", "tls@example.com", "pw-tls")
+		e.loginSecret("login", "tls@example.com", "password-tls")
 		atSecure := func(v *v1alpha1.VoipbinCredential) { v.Spec.APIURL = secure.URL() }
 
 		e.credential("unknown-ca", withLogin("login"), atSecure)
