@@ -21,6 +21,7 @@ var _ = Describe("TLS", func() {
 		secure := voipbintest.New()
 		secure.StartTLS()
 		DeferCleanup(secure.Close)
+		rememberStandIn(secure)
 		secure.AddAgent("tls@example.com", "password-tls", "")
 		e := newEnv(7*24*time.Hour, func(o *controller.Options) {
 			allowed, err := controller.ParseAllowedURLs(secure.URL())
