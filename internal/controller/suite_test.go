@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -54,6 +55,19 @@ func TestControllers(t *testing.T) {
 	RunSpecs(t, "Controller Suite")
 }
 
+// TestMain sets the process-wide loggers before any test of this binary starts:
+// the std tests of package controller, which run before TestControllers, leave
+// client-go goroutines that read klog's logger, and setting it later (in
+// BeforeSuite) races with them (go test -race says so). Every line any of them
+// logs goes to allLogs too, where AfterSuite's leak scan reads it.
+func TestMain(m *testing.M) {
+	// The production logger (capped as main.go caps it) at the highest verbosity.
+	logger := logging.Capped(zap.New(zap.WriteTo(allLogs), zap.Level(zapcore.Level(-10))))
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+	os.Exit(m.Run())
+}
+
 var (
 	restConfig *rest.Config
 	k8sClient  client.Client
@@ -67,10 +81,6 @@ var (
 )
 
 var _ = BeforeSuite(func() {
-	// The production logger (capped as main.go caps it) at the highest verbosity.
-	logger := logging.Capped(zap.New(zap.WriteTo(allLogs), zap.Level(zapcore.Level(-10))))
-	ctrl.SetLogger(logger)
-	klog.SetLogger(logger)
 	// The hand-written loops these replace polled every 100 ms; Gomega's 10 ms
 	// would multiply the List calls against the API server tenfold.
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
