@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/voipbin/credential-operator/internal/testenv"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // releaseBuild is how the Dockerfile builds the manager: its go build command's
@@ -25,7 +25,7 @@ type releaseBuild struct {
 // dockerfileBuild reads the go build command of the Dockerfile's builder stage.
 func dockerfileBuild(t *testing.T) releaseBuild {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Dockerfile"))
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func dockerfileBuild(t *testing.T) releaseBuild {
 // build target.
 func makefileBuild(t *testing.T) (ldflags, command string) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Makefile"))
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestStaticBinary(t *testing.T) {
 	}
 	args = append(args, "-ldflags", strings.ReplaceAll(docker.ldflags, "${VERSION}", stamped), "-o", bin, ".")
 	cmd := exec.Command("go", args...)
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = harness.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED="+docker.env["CGO_ENABLED"], "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)

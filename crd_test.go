@@ -9,7 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/voipbin/credential-operator/internal/testenv"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // undocumentedFields appends to missing the path of every field (property) under
@@ -70,7 +70,7 @@ func TestCRDDescriptions(t *testing.T) {
 		}
 	})
 
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(harness.RepoRoot(), "config", "crd", "bases", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no CRD in config/crd/bases (%v)", err)
 	}

@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/voipbin/credential-operator/internal/testenv"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // The names config/default gives the manager's objects (namespace and namePrefix);
@@ -47,7 +47,7 @@ func kustomizeBinary(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("KUSTOMIZE")
 	if bin == "" {
-		bin = filepath.Join(testenv.RepoRoot(), "bin", "kustomize")
+		bin = filepath.Join(harness.RepoRoot(), "bin", "kustomize")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("no kustomize at %s: run 'make kustomize' (or 'make test') first", bin)
@@ -78,7 +78,7 @@ func decodeObjects(t *testing.T, data []byte) []*unstructured.Unstructured {
 // kustomizeBuild builds one folder of config/.
 func kustomizeBuild(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	out, err := exec.Command(kustomizeBinary(t), "build", filepath.Join(testenv.RepoRoot(), dir)).Output()
+	out, err := exec.Command(kustomizeBinary(t), "build", filepath.Join(harness.RepoRoot(), dir)).Output()
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
@@ -90,7 +90,7 @@ func kustomizeBuild(t *testing.T, dir string) []*unstructured.Unstructured {
 // config/manager/kustomization.yaml if run in place).
 func buildInstaller(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	root := testenv.RepoRoot()
+	root := harness.RepoRoot()
 	managerKustomization := filepath.Join(root, "config", "manager", "kustomization.yaml")
 	before, err := os.ReadFile(managerKustomization)
 	if err != nil {
@@ -156,7 +156,7 @@ func installOrder(kind string) int {
 // and creates every object of objs in it.
 func installCluster(t *testing.T, objs []*unstructured.Unstructured) (*rest.Config, client.Client) {
 	t.Helper()
-	assets, err := testenv.AssetsDir()
+	assets, err := harness.AssetsDir()
 	if err != nil {
 		t.Fatal(err)
 	}

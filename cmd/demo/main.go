@@ -36,8 +36,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
-	"github.com/voipbin/credential-operator/internal/testenv"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // demoNamespace is where the samples are created: they carry no namespace.
@@ -268,7 +268,7 @@ func resolvePaths(o options) (demoPaths, error) {
 		return demoPaths{}, err
 	}
 	// KUBEBUILDER_ASSETS (make demo sets it from hack/envtest.sh) or bin/k8s/.
-	assets, err := testenv.AssetsDir()
+	assets, err := harness.AssetsDir()
 	if err != nil {
 		return demoPaths{}, err
 	}

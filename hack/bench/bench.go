@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
-	"github.com/voipbin/credential-operator/internal/testenv"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // Namespaces of the benchmark's objects.
@@ -73,7 +73,7 @@ func newBench(o options, rep *report, out console) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	assets, err := testenv.AssetsDir()
+	assets, err := harness.AssetsDir()
 	if err != nil {
 		return nil, err
 	}

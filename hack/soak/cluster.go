@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
-	"github.com/voipbin/credential-operator/internal/testenv"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // Namespaces of the soak: the VoipbinCredentials and their Secrets, and the
@@ -53,7 +53,7 @@ func newScheme() *runtime.Scheme {
 // startCluster starts the control plane with the CRDs of root and writes a
 // cluster-admin kubeconfig into dir. Call stop when done, also on error.
 func startCluster(root, dir string) (*cluster, error) {
-	assets, err := testenv.AssetsDir()
+	assets, err := harness.AssetsDir()
 	if err != nil {
 		return nil, err
 	}

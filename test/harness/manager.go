@@ -13,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/voipbin/credential-operator/internal/testenv"
 )
 
 // MaxLogLevel is the --zap-log-level the harness runs managers at: above the
@@ -40,7 +38,7 @@ func BuildManager(dir string, buildFlags ...string) (string, error) {
 	bin := filepath.Join(dir, "manager")
 	args := append(append([]string{"build"}, buildFlags...), "-o", bin, ".")
 	cmd := exec.Command("go", args...)
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build of the manager: %w\n%s", err, out)
 	}
