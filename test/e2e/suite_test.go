@@ -38,18 +38,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 
-	// The build and the control plane take about as long: do both at once.
-	built := make(chan error, 1)
-	go func() {
-		var err error
-		managerBin, err = harness.BuildManager(dir)
-		built <- err
-	}()
-	cp, err = harness.StartControlPlane(harness.ControlPlaneOptions{Dir: dir})
-	buildErr := <-built
+	managerBin, cp, err = harness.BuildManagerAndStartControlPlane(harness.ControlPlaneOptions{Dir: dir})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(cp.Stop)
-	Expect(buildErr).NotTo(HaveOccurred())
 	k8s = cp.Client
 
 	SetDefaultEventuallyTimeout(20 * time.Second)
