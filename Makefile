@@ -124,7 +124,7 @@ bench: envtest ## Run the scale benchmark (envtest, the rate-limited VoIPBIN sta
 
 ##@ Reliability
 
-# SOAK_ARGS are the soak's flags (go run ./hack/soak --help lists them); the
+# SOAK_ARGS are the soak's flags (go run ./test/soak --help lists them); the
 # report prints the ones that replay a run, e.g.
 #   make soak SOAK_ARGS="--seed 7 --duration 3m --crs 50"
 SOAK_ARGS ?=
@@ -133,7 +133,7 @@ SOAK_DIR ?= $(LOCALBIN)/soak
 
 .PHONY: soak
 soak: build envtest ## Run the reliability soak (~12 min): faults, restarts, leader hand-overs between two managers; exits 1 if an invariant breaks.
-	go build -o "$(LOCALBIN)/voipbin-soak" ./hack/soak
+	go build -o "$(LOCALBIN)/voipbin-soak" ./test/soak
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-soak" --manager bin/manager --dir "$(SOAK_DIR)" $(SOAK_ARGS)
 
 ##@ Deployment

@@ -23,6 +23,7 @@ import (
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // Options are the soak's settings (its flags).
@@ -109,7 +110,7 @@ type soak struct {
 	si    *standIn
 	m     *managers
 	mon   *monitor
-	leaks *leakScanner
+	leaks *leakLedger
 	edits int // hand edits so far (cluster lane only)
 
 	canary string
@@ -139,7 +140,7 @@ func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
 	for _, f := range old {
 		_ = os.Remove(f)
 	}
-	s := &soak{o: o, j: newJournal(o.Out), leaks: newLeakScanner()}
+	s := &soak{o: o, j: newJournal(o.Out), leaks: newLeakLedger()}
 	s.j.logf("soak: seed %d, %s of faults, %d CRs (every %dth with an accesskey), tokens live %s; logs in %s",
 		o.Seed, o.Duration, o.CRs, o.AccessKeyEvery, o.TokenLifetime, o.Dir)
 
@@ -218,7 +219,7 @@ func (s *soak) setUp(ctx context.Context) error {
 	if _, err := s.m.waitLeader(ctx, time.Minute); err != nil {
 		return err
 	}
-	s.canary = "canary-" + randomString(16)
+	s.canary = "canary-" + harness.RandomString(16)
 	s.leaks.addControl("canary CR name", s.canary)
 	crs := []*crInfo{s.newCR(-1, true)}
 	for i := range s.o.CRs {
@@ -262,7 +263,7 @@ func (s *soak) newCR(i int, canary bool) *crInfo {
 
 // newPassword returns a fresh random password, known to the leak scans.
 func (s *soak) newPassword() string {
-	pw := "pw-" + randomString(24)
+	pw := "pw-" + harness.RandomString(24)
 	s.leaks.add("password", pw)
 	return pw
 }
