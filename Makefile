@@ -112,14 +112,14 @@ demo: envtest ## Run the operator with a local control plane, the VoIPBIN stand-
 
 ##@ Benchmark
 
-# BENCH_ARGS are the benchmark's flags (go run ./hack/bench --help lists them). A quick run:
+# BENCH_ARGS are the benchmark's flags (go run ./test/bench --help lists them). A quick run:
 #   make bench BENCH_ARGS="--crs 100 --shared-crs 100 --unrelated-secrets 1000 --quiet 10s --restart-window 10s --mem-window 10s"
 BENCH_ARGS ?=
 
 .PHONY: bench
 bench: envtest ## Run the scale benchmark (envtest, the rate-limited VoIPBIN stand-in, bin/manager); prints the table, writes out/bench.json.
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager .
-	go build -o "$(LOCALBIN)/voipbin-bench" ./hack/bench
+	go build -o "$(LOCALBIN)/voipbin-bench" ./test/bench
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-bench" $(BENCH_ARGS)
 
 ##@ Reliability
