@@ -54,20 +54,20 @@ test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz s
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
 
 # UNIT_EXCLUDE matches the packages whose tests need a control plane (envtest)
-# throughout: the binary end to end (test/e2e, test/binary), the CRD's
+# throughout: the binary end to end (test/e2e), the CRD's
 # validation (api/v1alpha1) and the reconciler (internal/controller). test-unit
 # leaves them to make test; elsewhere, a test that needs a control plane or
 # builds the manager skips itself under -short (the demo, the short soak).
 MODULE := github.com/voipbin/credential-operator
-UNIT_EXCLUDE := ^$(MODULE)/(api/v1alpha1|internal/controller|test/e2e|test/binary)(/|$$)
+UNIT_EXCLUDE := ^$(MODULE)/(api/v1alpha1|internal/controller|test/e2e)(/|$$)
 
 .PHONY: test-unit
 test-unit: fmt vet ## The fast loop (under a minute once compiled, no control plane): go test -short -race minus the envtest packages.
 	go test -race -short -timeout 5m $$(go list ./... | grep -Ev '$(UNIT_EXCLUDE)')
 
 .PHONY: test-e2e
-test-e2e: envtest kustomize ## Run only the end-to-end tests of the built manager binary (test/e2e, test/binary).
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 -timeout 10m ./test/e2e/... ./test/binary/...
+test-e2e: envtest kustomize ## Run only the end-to-end tests of the built manager binary (test/e2e).
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 -timeout 10m ./test/e2e/...
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.

@@ -1,4 +1,4 @@
-package binary
+package e2e
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package binary
+package e2e
 
 import (
 	"crypto/tls"
@@ -44,10 +44,11 @@ var _ = Describe("The manager binary", func() {
 	})
 
 	It("serves /healthz and /readyz against a real API server", func() {
-		mgr := startManager(harness.ManagerOptions{})
+		ns := newNamespace("probes")
+		mgr := startManager(ns, harness.ManagerOptions{WatchNamespaces: []string{ns}})
 		for _, path := range []string{"/healthz", "/readyz"} {
 			Eventually(httpStatus(&http.Client{Timeout: 5 * time.Second}, "http://"+mgr.ProbeAddr()+path, "")).
-				Should(Equal(http.StatusOK), "GET %s", path)
+				WithTimeout(30*time.Second).Should(Equal(http.StatusOK), "GET %s", path)
 		}
 	})
 
@@ -60,8 +61,11 @@ var _ = Describe("The manager binary", func() {
 		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "operator-system"}})).To(Succeed())
 		metricsAddr, err := harness.FreeLoopbackAddr()
 		Expect(err).NotTo(HaveOccurred())
-		startManager(harness.ManagerOptions{Args: []string{"--leader-elect", "--leader-election-namespace=operator-system",
-			"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false"}})
+		// It watches only that namespace: the Lease is what this spec is about,
+		// and the credentials of the other specs are theirs.
+		startManager("operator-system", harness.ManagerOptions{WatchNamespaces: []string{"operator-system"},
+			Args: []string{"--leader-elect", "--leader-election-namespace=operator-system",
+				"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false"}})
 
 		Eventually(func() string {
 			lease, err := cp.Clientset.CoordinationV1().Leases("operator-system").Get(ctx, harness.LeaderElectionID, metav1.GetOptions{})
@@ -69,7 +73,7 @@ var _ = Describe("The manager binary", func() {
 				return ""
 			}
 			return *lease.Spec.HolderIdentity
-		}).ShouldNot(BeEmpty(), "the holder of Lease operator-system/%s", harness.LeaderElectionID)
+		}).WithTimeout(30*time.Second).ShouldNot(BeEmpty(), "the holder of Lease operator-system/%s", harness.LeaderElectionID)
 		families := scrape(&http.Client{Timeout: 5 * time.Second}, "http://"+metricsAddr+"/metrics", "")
 		Expect(series(families, "leader_election_master_status", map[string]string{"name": harness.LeaderElectionID})).
 			To(Equal(1.0))
@@ -82,20 +86,26 @@ var _ = Describe("The manager binary", func() {
 		standIn, err := harness.ServeStandIn(api.Handler())
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(standIn.Close)
-		api.AddAgent("metrics@example.com", "metrics-password", "")
+		password := secretValue("metrics-password")
+		api.AddAgent("metrics@example.com", password, "")
 		key := api.AddAccessKey(voipbintest.AccessKey{Name: "metrics", Expire: time.Now().Add(30 * 24 * time.Hour)})
+		// The final leak scan of the suite looks for them too.
+		scanner.Add("password", password)
+		scanner.Add("accesskey", key.Key)
+		scanner.AddIssuer("token", api.IssuedTokens)
+		ns := newNamespace("metrics")
 		metricsAddr, err := harness.FreeLoopbackAddr()
 		Expect(err).NotTo(HaveOccurred())
-		startManager(harness.ManagerOptions{AllowedAPIURLs: []string{standIn.URL},
+		startManager(ns, harness.ManagerOptions{AllowedAPIURLs: []string{standIn.URL}, WatchNamespaces: []string{ns},
 			Args: []string{"--metrics-bind-address=" + metricsAddr}})
 		token := scraperToken()
 
-		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "login", Namespace: "default"},
-			Data: map[string][]byte{"username": []byte("metrics@example.com"), "password": []byte("metrics-password")}})).To(Succeed())
-		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "key", Namespace: "default"},
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "login", Namespace: ns},
+			Data: map[string][]byte{"username": []byte("metrics@example.com"), "password": []byte(password)}})).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "key", Namespace: ns},
 			Data: map[string][]byte{"accesskey": []byte(key.Key)}})).To(Succeed())
 		vbc := &v1alpha1.VoipbinCredential{
-			ObjectMeta: metav1.ObjectMeta{Name: "observed", Namespace: "default"},
+			ObjectMeta: metav1.ObjectMeta{Name: "observed", Namespace: ns},
 			Spec: v1alpha1.VoipbinCredentialSpec{APIURL: standIn.URL, SecretName: "observed-out",
 				Login:     &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}},
 				AccessKey: &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: "key"}}},
@@ -104,8 +114,8 @@ var _ = Describe("The manager binary", func() {
 		Eventually(func() []metav1.Condition {
 			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(vbc), vbc)).To(Succeed())
 			return vbc.Status.Conditions
-		}).Should(WithTransform(func(c []metav1.Condition) bool { return meta.IsStatusConditionTrue(c, v1alpha1.ConditionReady) },
-			BeTrue()), "Ready")
+		}).WithTimeout(30*time.Second).Should(WithTransform(
+			func(c []metav1.Condition) bool { return meta.IsStatusConditionTrue(c, v1alpha1.ConditionReady) }, BeTrue()), "Ready")
 
 		// The endpoint serves HTTPS with a self-signed certificate.
 		https := &http.Client{Timeout: 5 * time.Second,
@@ -113,7 +123,7 @@ var _ = Describe("The manager binary", func() {
 		url := "https://" + metricsAddr + "/metrics"
 		Expect(httpStatus(https, url, "")()).To(Equal(http.StatusUnauthorized), "an anonymous scrape")
 		families := scrape(https, url, token)
-		crLabels := map[string]string{"namespace": "default", "name": "observed"}
+		crLabels := map[string]string{"namespace": ns, "name": "observed"}
 		for family, want := range map[string]float64{
 			"voipbin_credential_token_expiration_timestamp_seconds":     float64(vbc.Status.Token.ExpiresAt.Unix()),
 			"voipbin_credential_token_renewal_timestamp_seconds":        float64(vbc.Status.Token.RenewalTime.Unix()),
@@ -136,11 +146,7 @@ var _ = Describe("The manager binary", func() {
 
 		// No secret in the metrics, in any form; the scan finds one planted there.
 		body := get(https, url, token)
-		scanner := harness.NewLeakScanner()
-		scanner.Add("password", "metrics-password")
-		scanner.Add("accesskey", key.Key)
-		scanner.AddIssuer("token", api.IssuedTokens)
-		Expect(scanner.Secrets()).To(BeNumerically(">=", 3), "the password, the accesskey and a token")
+		Expect(api.IssuedTokens()).NotTo(BeEmpty())
 		Expect(scanner.Scan("metrics", body)).To(BeEmpty(), "secrets in the metrics")
 		Expect(harness.ProveFinds(body)).To(Succeed())
 
