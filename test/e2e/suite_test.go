@@ -96,8 +96,9 @@ func scanEverything() {
 		logs.WriteString(text)
 		leaks = append(leaks, scanner.Scan("logs of the manager of "+name, text)...)
 	}
-	events, statuses, err := harness.ClusterText(ctx, k8s, "")
+	cluster, err := harness.ReadClusterText(ctx, k8s, "")
 	Expect(err).NotTo(HaveOccurred())
+	events, statuses := cluster.Events, cluster.Credentials
 	sources := map[string]string{"logs": logs.String(), "events": events, "status": statuses}
 	for _, source := range sortedKeys(sources) {
 		leaks = append(leaks, scanner.Scan(source, sources[source])...)

@@ -312,22 +312,31 @@ func RandomString(n int) string {
 	return string(b)
 }
 
-// ClusterText returns, as JSON, every event (events.k8s.io and core) and every
-// VoipbinCredential, status included, in namespace ns ("" for all): what a leak
-// scan reads besides logs and metrics.
-func ClusterText(ctx context.Context, c client.Reader, ns string) (events, credentials string, err error) {
+// ClusterText is what a leak scan reads of a cluster besides logs and metrics.
+type ClusterText struct {
+	// Events holds every event (events.k8s.io and core) as JSON; EventCount
+	// counts them.
+	Events     string
+	EventCount int
+	// Credentials holds every VoipbinCredential, status included, as JSON.
+	Credentials string
+}
+
+// ReadClusterText reads the ClusterText of namespace ns ("" for all).
+func ReadClusterText(ctx context.Context, c client.Reader, ns string) (ClusterText, error) {
 	newEvents, coreEvents := &eventsv1.EventList{}, &corev1.EventList{}
 	vbcs := &v1alpha1.VoipbinCredentialList{}
 	texts := make([]string, 3)
 	for i, list := range []client.ObjectList{newEvents, coreEvents, vbcs} {
 		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return "", "", err
+			return ClusterText{}, err
 		}
 		data, err := json.Marshal(list)
 		if err != nil {
-			return "", "", err
+			return ClusterText{}, err
 		}
 		texts[i] = string(data)
 	}
-	return texts[0] + "\n" + texts[1], texts[2], nil
+	return ClusterText{Events: texts[0] + "\n" + texts[1], EventCount: len(newEvents.Items) + len(coreEvents.Items),
+		Credentials: texts[2]}, nil
 }
