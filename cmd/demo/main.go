@@ -17,17 +17,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
 	"github.com/voipbin/credential-operator/test/harness"
@@ -69,10 +64,8 @@ func main() {
 // deferred calls, also on an error or a panic in this goroutine.
 func run(o options, out console) (retErr error) {
 	// The demo talks to the user on out; library logs would only clutter it.
-	ctrllog.SetLogger(logr.Discard())
-	klog.SetLogger(logr.Discard())
-
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	harness.QuietLibraryLogs()
+	ctx, stopSignals := harness.InterruptContext()
 	defer stopSignals()
 
 	paths, err := resolvePaths(o)

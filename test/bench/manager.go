@@ -14,16 +14,6 @@ import (
 	"github.com/voipbin/credential-operator/test/harness"
 )
 
-const (
-	// managerStopTimeout is how long the manager gets to exit after SIGTERM
-	// before it is killed: without leader election it stops within a second.
-	managerStopTimeout = 30 * time.Second
-	// managerStartTimeout bounds the wait for the manager's metrics endpoint.
-	managerStartTimeout = 30 * time.Second
-	// scrapeTimeout bounds one scrape of the manager's metrics.
-	scrapeTimeout = 10 * time.Second
-)
-
 // managerProcess is the manager binary running as a child process
 // (test/harness), its output appended to the benchmark's manager log.
 type managerProcess struct {
@@ -34,6 +24,17 @@ type managerProcess struct {
 	startedAt time.Time
 	http      *http.Client
 }
+
+const (
+	// managerStopTimeout is how long the manager gets to exit after SIGTERM
+	// before it is killed: without leader election it stops within a second.
+	managerStopTimeout = 30 * time.Second
+	// managerStartTimeout bounds the wait for the manager's readiness probe, and
+	// then the one for its metrics endpoint.
+	managerStartTimeout = 30 * time.Second
+	// scrapeTimeout bounds one scrape of the manager's metrics.
+	scrapeTimeout = 10 * time.Second
+)
 
 // startManager starts the manager against the control plane and the stand-in
 // and waits until its metrics endpoint answers.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"sync"
@@ -58,8 +60,8 @@ func (l *leakLedger) addControl(name, s string) {
 }
 
 // scan scans text from source.
-func (l *leakLedger) scan(source string, text []byte) {
-	l.record(source, int64(len(text)), l.scanner.Scan(source, string(text)))
+func (l *leakLedger) scan(source, text string) {
+	l.record(source, int64(len(text)), l.scanner.Scan(source, text))
 }
 
 // scanFile scans a file from source (a manager's log: gigabytes in all).
@@ -137,3 +139,21 @@ func (l *leakLedger) result() leakResult {
 // sampleControl proves the scanner on real text (harness.ProveFinds): a planted
 // secret, appended to sample in every form, must be found in every form.
 func sampleControl(sample []byte) error { return harness.ProveFinds(string(sample)) }
+
+// errNoLog is returned when there is no manager log to sample.
+var errNoLog = errors.New("no manager log to sample")
+
+// logSample returns the start of the first manager log, for the synthetic
+// control and the verbosity check.
+func (s *soak) logSample() ([]byte, error) {
+	logs := s.m.allLogs()
+	if len(logs) == 0 {
+		return nil, errNoLog
+	}
+	f, err := os.Open(logs[0])
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	return io.ReadAll(io.LimitReader(f, 4<<20))
+}
