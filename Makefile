@@ -54,20 +54,20 @@ test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz s
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
 
 # UNIT_EXCLUDE matches the packages whose tests need a control plane (envtest)
-# throughout: the binary's end-to-end tests (the root package, test/), the CRD's
+# throughout: the binary end to end (test/e2e), the CRD's
 # validation (api/v1alpha1) and the reconciler (internal/controller). test-unit
 # leaves them to make test; elsewhere, a test that needs a control plane or
 # builds the manager skips itself under -short (the demo, the short soak).
 MODULE := github.com/voipbin/credential-operator
-UNIT_EXCLUDE := ^$(MODULE)$$|^$(MODULE)/(api/v1alpha1|internal/controller|test)(/|$$)
+UNIT_EXCLUDE := ^$(MODULE)/(api/v1alpha1|internal/controller|test/e2e)(/|$$)
 
 .PHONY: test-unit
 test-unit: fmt vet ## The fast loop (under a minute once compiled, no control plane): go test -short -race minus the envtest packages.
 	go test -race -short -timeout 5m $$(go list ./... | grep -Ev '$(UNIT_EXCLUDE)')
 
 .PHONY: test-e2e
-test-e2e: envtest ## Run only the end-to-end tests of the built manager binary (test/...).
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 -timeout 10m ./test/...
+test-e2e: envtest kustomize ## Run only the end-to-end tests of the built manager binary (test/e2e).
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 -timeout 10m ./test/e2e/...
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
@@ -112,19 +112,19 @@ demo: envtest ## Run the operator with a local control plane, the VoIPBIN stand-
 
 ##@ Benchmark
 
-# BENCH_ARGS are the benchmark's flags (go run ./hack/bench --help lists them). A quick run:
+# BENCH_ARGS are the benchmark's flags (go run ./test/bench --help lists them). A quick run:
 #   make bench BENCH_ARGS="--crs 100 --shared-crs 100 --unrelated-secrets 1000 --quiet 10s --restart-window 10s --mem-window 10s"
 BENCH_ARGS ?=
 
 .PHONY: bench
 bench: envtest ## Run the scale benchmark (envtest, the rate-limited VoIPBIN stand-in, bin/manager); prints the table, writes out/bench.json.
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager .
-	go build -o "$(LOCALBIN)/voipbin-bench" ./hack/bench
+	go build -o "$(LOCALBIN)/voipbin-bench" ./test/bench
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-bench" $(BENCH_ARGS)
 
 ##@ Reliability
 
-# SOAK_ARGS are the soak's flags (go run ./hack/soak --help lists them); the
+# SOAK_ARGS are the soak's flags (go run ./test/soak --help lists them); the
 # report prints the ones that replay a run, e.g.
 #   make soak SOAK_ARGS="--seed 7 --duration 3m --crs 50"
 SOAK_ARGS ?=
@@ -133,7 +133,7 @@ SOAK_DIR ?= $(LOCALBIN)/soak
 
 .PHONY: soak
 soak: build envtest ## Run the reliability soak (~12 min): faults, restarts, leader hand-overs between two managers; exits 1 if an invariant breaks.
-	go build -o "$(LOCALBIN)/voipbin-soak" ./hack/soak
+	go build -o "$(LOCALBIN)/voipbin-soak" ./test/soak
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-soak" --manager bin/manager --dir "$(SOAK_DIR)" $(SOAK_ARGS)
 
 ##@ Deployment

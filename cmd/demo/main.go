@@ -16,28 +16,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
-	"github.com/voipbin/credential-operator/internal/testenv"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // demoNamespace is where the samples are created: they carry no namespace.
@@ -76,20 +64,15 @@ func main() {
 // deferred calls, also on an error or a panic in this goroutine.
 func run(o options, out console) (retErr error) {
 	// The demo talks to the user on out; library logs would only clutter it.
-	ctrllog.SetLogger(logr.Discard())
-	klog.SetLogger(logr.Discard())
-
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	harness.QuietLibraryLogs()
+	ctx, stopSignals := harness.InterruptContext()
 	defer stopSignals()
 
 	paths, err := resolvePaths(o)
 	if err != nil {
 		return err
 	}
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-
+	scheme := harness.Scheme()
 	samples, err := loadSamples(scheme, paths.samples)
 	if err != nil {
 		return fmt.Errorf("reading the samples: %w", err)
@@ -99,68 +82,55 @@ func run(o options, out console) (retErr error) {
 	out.println()
 
 	// The stand-in first: its URL goes into the operator's flags and the samples.
-	standIn, standInURL, err := startStandIn(samples, o.tokenLifetime)
+	standIn, err := startStandIn(samples, o.tokenLifetime)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = standIn.Shutdown(shutdownCtx)
-	}()
+	defer func() { _ = standIn.Close() }()
 	out.printf("%-14s %s (tokens live %s; agent %s, %d accesskey(s) from the sample Secrets)\n",
-		"VoIPBIN", standInURL, o.tokenLifetime, strings.Join(samples.usernames(), ", "), len(samples.accessKeys()))
+		"VoIPBIN", standIn.URL, o.tokenLifetime, strings.Join(samples.usernames(), ", "), len(samples.accessKeys()))
 
 	started := time.Now()
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{paths.crds},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: paths.assets,
+	// The control plane and a cluster-admin kubeconfig, for the operator and
+	// for the user's kubectl.
+	cp, err := harness.StartControlPlane(harness.ControlPlaneOptions{Dir: paths.dir, Root: paths.root})
+	if err != nil {
+		return err
 	}
-	// Stop is deferred before Start: Start can fail after etcd and the API
-	// server are up (installing the CRDs), and then they must be stopped too.
 	var pids []childProcess
 	defer func() {
-		if err := env.Stop(); err != nil && retErr == nil {
+		if err := cp.Stop(); err != nil && retErr == nil {
 			retErr = fmt.Errorf("stopping the control plane: %w", err)
 		}
 		reportLeftovers(out, pids)
 	}()
-	cfg, err := env.Start()
-	if err != nil {
-		return fmt.Errorf("starting the control plane from %s: %w", paths.assets, err)
-	}
+	defer func() { _ = os.Remove(cp.Kubeconfig) }()
 	out.printf("%-14s %s (kube-apiserver and etcd from %s, CRDs installed, up in %s)\n",
-		"control plane", strings.TrimSuffix(cfg.Host, "/"), paths.assets, time.Since(started).Round(100*time.Millisecond))
+		"control plane", strings.TrimSuffix(cp.Config.Host, "/"), paths.assets, time.Since(started).Round(100*time.Millisecond))
 	if ctx.Err() != nil {
 		// Ctrl-C while the control plane started: nothing more to start.
 		out.println("interrupted; stopping")
 		return nil
 	}
 
-	if err := writeKubeconfig(env, paths.kubeconfig); err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(paths.kubeconfig) }()
-
-	op, err := startOperator(paths, standInURL)
+	op, err := startOperator(paths, cp.Kubeconfig, standIn.URL)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := op.stop(); err != nil && retErr == nil {
-			retErr = err
+		if _, err := op.Stop(); err != nil && retErr == nil {
+			retErr = fmt.Errorf("stopping the operator: %w", err)
 		}
 	}()
 	out.printf("%-14s %s, logs in %s\n", "operator", paths.manager, paths.operatorLog)
 	pids = childProcesses()
 	out.printf("%-14s %s\n", "processes", describeProcesses(pids))
 
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	c, err := client.NewWithWatch(cp.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		return err
 	}
-	applied, err := samples.apply(ctx, c, demoNamespace, standInURL)
+	applied, err := samples.apply(ctx, c, demoNamespace, standIn.URL)
 	if err != nil && ctx.Err() != nil {
 		out.println("interrupted; stopping")
 		return nil
@@ -173,7 +143,7 @@ func run(o options, out console) (retErr error) {
 		out.printf("%-14s %s (the demo has no kubelet or controllers besides the operator)\n", "skipped", skipped)
 	}
 
-	s := &session{out: out, cfg: cfg, c: c, op: op, kubeconfig: paths.kubeconfig}
+	s := &session{out: out, cfg: cp.Config, c: c, op: op, kubeconfig: cp.Kubeconfig}
 	return s.showAndWatch(ctx, o, samples.credentialNames())
 }
 
@@ -182,7 +152,7 @@ type session struct {
 	out        console
 	cfg        *rest.Config
 	c          client.WithWatch
-	op         *operatorProcess
+	op         *harness.Manager
 	kubeconfig string
 }
 
@@ -247,9 +217,8 @@ func (c console) println(args ...any) { _, _ = fmt.Fprintln(c.w, args...) }
 
 // demoPaths are the absolute paths the demo uses.
 type demoPaths struct {
-	crds, samples, assets   string
-	manager                 string
-	kubeconfig, operatorLog string
+	root, dir, samples, assets string
+	manager, operatorLog       string
 }
 
 func resolvePaths(o options) (demoPaths, error) {
@@ -268,16 +237,16 @@ func resolvePaths(o options) (demoPaths, error) {
 		return demoPaths{}, err
 	}
 	// KUBEBUILDER_ASSETS (make demo sets it from hack/envtest.sh) or bin/k8s/.
-	assets, err := testenv.AssetsDir()
+	assets, err := harness.AssetsDir()
 	if err != nil {
 		return demoPaths{}, err
 	}
 	p := demoPaths{
-		crds:        filepath.Join(root, "config", "crd", "bases"),
+		root:        root,
+		dir:         dir,
 		samples:     filepath.Join(root, "config", "samples"),
 		assets:      assets,
 		manager:     abs(o.manager),
-		kubeconfig:  filepath.Join(dir, "kubeconfig"),
 		operatorLog: filepath.Join(dir, "operator.log"),
 	}
 	if _, err := os.Stat(p.manager); err != nil {
@@ -287,8 +256,8 @@ func resolvePaths(o options) (demoPaths, error) {
 }
 
 // startStandIn serves the VoIPBIN stand-in on a free loopback port, with the
-// agents and accesskeys of the sample Secrets, and returns its base URL.
-func startStandIn(samples *sampleSet, lifetime time.Duration) (*http.Server, string, error) {
+// agents and accesskeys of the sample Secrets.
+func startStandIn(samples *sampleSet, lifetime time.Duration) (*harness.StandIn, error) {
 	s := voipbintest.New(voipbintest.WithTokenLifetime(lifetime))
 	for _, a := range samples.agents {
 		s.AddAgent(a.username, a.password, "")
@@ -296,25 +265,5 @@ func startStandIn(samples *sampleSet, lifetime time.Duration) (*http.Server, str
 	for _, k := range samples.accessKeys() {
 		s.AddAccessKey(voipbintest.AccessKey{Key: k, Name: "demo"})
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", fmt.Errorf("listening for the stand-in: %w", err)
-	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, "http://" + ln.Addr().String(), nil
-}
-
-// writeKubeconfig writes a kubeconfig of a cluster-admin user, for the
-// operator and for the user's kubectl.
-func writeKubeconfig(env *envtest.Environment, path string) error {
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "demo", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("adding the demo user: %w", err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("making the kubeconfig: %w", err)
-	}
-	return os.WriteFile(path, kubeconfig, 0o600)
+	return harness.ServeStandIn(s.Handler())
 }

@@ -1,106 +1,39 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"net"
+	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
-// operatorStopTimeout is how long the operator gets to exit after SIGTERM
-// before its process group is killed: a manager without leader election stops
-// in well under a second.
-const operatorStopTimeout = 10 * time.Second
-
-// operatorProcess is the operator binary running as a child process, in its
-// own process group.
-type operatorProcess struct {
-	cmd     *exec.Cmd
-	logFile *os.File
-	// exited is closed when the process has exited; err is then its exit error.
-	exited chan struct{}
-	err    error
-}
-
-// startOperator runs the manager binary against the demo's kubeconfig, allowed
-// to call only the stand-in, with its logs in paths.operatorLog.
-func startOperator(paths demoPaths, standInURL string) (*operatorProcess, error) {
-	probeAddr, err := freeLoopbackAddr()
-	if err != nil {
+// startOperator runs the manager binary (test/harness) against the demo's
+// kubeconfig, allowed to call only the stand-in, with its logs in
+// paths.operatorLog, and waits until it is ready.
+func startOperator(paths demoPaths, kubeconfig, standInURL string) (*harness.Manager, error) {
+	// The log is this run's: the harness appends.
+	if err := os.Remove(paths.operatorLog); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	logFile, err := os.Create(paths.operatorLog)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(paths.manager,
-		"--kubeconfig="+paths.kubeconfig,
-		"--allowed-api-urls="+standInURL,
-		"--leader-elect=false",
-		"--health-probe-bind-address="+probeAddr,
-		"--metrics-bind-address=0",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Its own group: a Ctrl-C in the terminal reaches the demo only, which
-		// stops the operator before the API server it talks to.
-		Setpgid: true,
-		// If the demo dies without cleaning up (SIGKILL), the operator goes too.
-		Pdeathsig: syscall.SIGTERM,
-	}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		return nil, fmt.Errorf("starting the operator: %w", err)
-	}
-	p := &operatorProcess{cmd: cmd, logFile: logFile, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
+	return harness.StartManager(harness.ManagerOptions{
+		Binary: paths.manager, Kubeconfig: kubeconfig,
+		AllowedAPIURLs: []string{standInURL},
+		// The log a user reads: the operator's default verbosity, not the
+		// harness's highest.
+		Args:    []string{"--zap-log-level=info"},
+		LogPath: paths.operatorLog,
+	})
 }
 
 // exitError describes an unexpected exit of the operator.
-func (p *operatorProcess) exitError() error {
-	return fmt.Errorf("the operator exited unexpectedly (%v); see its log %s", p.err, p.logFile.Name())
-}
-
-// stop sends SIGTERM to the operator's process group, waits for it to exit,
-// and kills the group if it does not within operatorStopTimeout.
-func (p *operatorProcess) stop() error {
-	defer func() { _ = p.logFile.Close() }()
-	pgid := p.cmd.Process.Pid
-	select {
-	case <-p.exited:
-		return nil
-	default:
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(operatorStopTimeout):
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	<-p.exited
-	return fmt.Errorf("the operator did not stop within %s of SIGTERM and was killed", operatorStopTimeout)
-}
-
-// freeLoopbackAddr returns a loopback address with a port that was free a
-// moment ago.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
+func exitError(op *harness.Manager) error {
+	return fmt.Errorf("the operator exited unexpectedly (%v); see its log %s", op.Err(), op.LogPath())
 }
 
 // childProcess is a direct child of the demo: etcd, kube-apiserver or the manager.

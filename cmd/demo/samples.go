@@ -194,12 +194,7 @@ func orDefault(v, def string) string {
 
 // usernames returns the usernames the stand-in accepts, sorted.
 func (s *sampleSet) usernames() []string {
-	names := make([]string, 0, len(s.agents))
-	for _, a := range s.agents {
-		names = append(names, a.username)
-	}
-	sort.Strings(names)
-	return names
+	return sortedNames(s.agents, func(a agentLogin) string { return a.username })
 }
 
 // accessKeys returns the accesskeys the stand-in accepts.
@@ -207,9 +202,14 @@ func (s *sampleSet) accessKeys() []string { return s.keys }
 
 // credentialNames returns the names of the sample VoipbinCredentials, sorted.
 func (s *sampleSet) credentialNames() []string {
-	names := make([]string, 0, len(s.credentials))
-	for _, vbc := range s.credentials {
-		names = append(names, vbc.Name)
+	return sortedNames(s.credentials, func(vbc *v1alpha1.VoipbinCredential) string { return vbc.Name })
+}
+
+// sortedNames returns the name of every item, sorted.
+func sortedNames[T any](items []T, name func(T) string) []string {
+	names := make([]string, 0, len(items))
+	for _, item := range items {
+		names = append(names, name(item))
 	}
 	sort.Strings(names)
 	return names

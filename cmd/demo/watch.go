@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // errInterrupted means SIGINT or SIGTERM arrived: the demo stops, successfully.
@@ -27,7 +28,7 @@ const readyPollInterval = 250 * time.Millisecond
 
 // waitReady waits until every VoipbinCredential in names is Ready and returns
 // them, sorted by name. On a timeout it returns what it last saw.
-func waitReady(ctx context.Context, c client.Client, op *operatorProcess, names []string,
+func waitReady(ctx context.Context, c client.Client, op *harness.Manager, names []string,
 	timeout time.Duration) ([]v1alpha1.VoipbinCredential, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -50,10 +51,10 @@ func waitReady(ctx context.Context, c client.Client, op *operatorProcess, names 
 		select {
 		case <-ctx.Done():
 			return seen, errInterrupted
-		case <-op.exited:
-			return seen, op.exitError()
+		case <-op.Exited():
+			return seen, exitError(op)
 		case <-deadline.C:
-			return seen, fmt.Errorf("not every sample was Ready within %s; see the operator log %s", timeout, op.logFile.Name())
+			return seen, fmt.Errorf("not every sample was Ready within %s; see the operator log %s", timeout, op.LogPath())
 		case <-tick.C:
 		}
 	}
@@ -97,7 +98,7 @@ type renewalWatch struct {
 
 // watchRenewals watches the VoipbinCredentials until ctx is done (then it
 // returns errInterrupted) or the operator exits.
-func watchRenewals(ctx context.Context, out console, c client.WithWatch, op *operatorProcess,
+func watchRenewals(ctx context.Context, out console, c client.WithWatch, op *harness.Manager,
 	initial []v1alpha1.VoipbinCredential) error {
 	w := &renewalWatch{out: out, c: c, state: map[string]credentialState{}}
 	for i := range initial {
@@ -127,7 +128,7 @@ func watchRenewals(ctx context.Context, out console, c client.WithWatch, op *ope
 // errRelist means the watch ended and must start again from a fresh list.
 var errRelist = errors.New("watch ended")
 
-func (w *renewalWatch) watchFrom(ctx context.Context, op *operatorProcess, resourceVersion string) error {
+func (w *renewalWatch) watchFrom(ctx context.Context, op *harness.Manager, resourceVersion string) error {
 	lw := &toolscache.ListWatch{
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			return w.c.Watch(ctx, &v1alpha1.VoipbinCredentialList{},
@@ -143,8 +144,8 @@ func (w *renewalWatch) watchFrom(ctx context.Context, op *operatorProcess, resou
 		select {
 		case <-ctx.Done():
 			return errInterrupted
-		case <-op.exited:
-			return op.exitError()
+		case <-op.Exited():
+			return exitError(op)
 		case ev, ok := <-rw.ResultChan():
 			if !ok || ev.Type == watch.Error {
 				return errRelist

@@ -11,7 +11,7 @@ import (
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 )
 
-// design.md, invariant 7 (the allow-list cannot be walked out of).
+// docs/architecture.md, invariant 7 (the allow-list cannot be walked out of).
 var _ = Describe("An apiURL that walks out of the allowed prefix", func() {
 	It("row 8: sends nothing, whether CEL refuses it or the operator reports APIURLNotAllowed", func() {
 		w := newWorld("row8", allowOnly("/tenant-a"))

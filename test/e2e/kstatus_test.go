@@ -9,7 +9,7 @@ import (
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 )
 
-// design.md, the kstatus paragraph: what GitOps tools and kubectl wait read.
+// docs/architecture.md, the kstatus paragraph: what GitOps tools and kubectl wait read.
 var _ = Describe("kstatus", func() {
 	It("row 9: reads Failed for a wrong password, Current for a Ready credential, InProgress while the API is down", func() {
 		w := newWorld("row9")

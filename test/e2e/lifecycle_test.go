@@ -15,7 +15,7 @@ import (
 // VoipbinCredential terminating as long as the test wants.
 const holdFinalizer = "example.com/hold"
 
-// design.md, invariant 5 (hands off a terminating CR).
+// docs/architecture.md, invariant 5 (hands off a terminating CR).
 var _ = Describe("A terminating VoipbinCredential", func() {
 	It("row 7: deleted with --cascade=orphan, gets no login and no Secret write; its orphaned Secret stays as it is", func() {
 		w := newWorld("row7")

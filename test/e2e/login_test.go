@@ -12,7 +12,7 @@ import (
 // expireLayout is how the stand-in writes a token's expire claim.
 const expireLayout = "2006-01-02T15:04:05.000000Z"
 
-// design.md, invariants 6 (tokens expired on arrival are failures) and 4 (no
+// docs/architecture.md, invariants 6 (tokens expired on arrival are failures) and 4 (no
 // credential confusion).
 var _ = Describe("A login", func() {
 	It("row 4: whose token is expired on arrival is a transient failure: never Ready, UnexpectedResponse naming clock skew, backoff", func() {

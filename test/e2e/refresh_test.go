@@ -12,7 +12,7 @@ import (
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
 )
 
-// design.md, invariants 1 (one login per trigger) and 3 (a refresh request is
+// docs/architecture.md, invariants 1 (one login per trigger) and 3 (a refresh request is
 // handled only by success).
 var _ = Describe("A refresh request", func() {
 	It("row 1: while the accesskey list answers 429, logs in exactly once and stays pending until the check succeeds", func() {

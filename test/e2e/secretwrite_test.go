@@ -14,7 +14,7 @@ import (
 // turn False: the reconcile due at the expiry, and its status patch.
 const expiryGrace = 2 * time.Second
 
-// design.md, invariants 1 (one login per trigger) and 2 (Ready never outlives
+// docs/architecture.md, invariants 1 (one login per trigger) and 2 (Ready never outlives
 // the Secret), and the reason SecretWriteFailed.
 var _ = Describe("A managed Secret the API server refuses to write", func() {
 	It("row 2: once deleted and refused, is SecretWriteFailed after one login, whose token is stored when the write succeeds", func() {

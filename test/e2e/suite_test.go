@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -28,9 +29,10 @@ var (
 	managerBin string
 	scanner    = harness.NewLeakScanner()
 
-	// worlds are the worlds of every spec, kept for the final leak scan.
-	worldsMu sync.Mutex
-	worlds   []*world
+	// managers are the managers of every spec, by the name their logs are
+	// scanned under, kept for the final leak scan.
+	managersMu sync.Mutex
+	managers   = map[string]*harness.Manager{}
 )
 
 var _ = BeforeSuite(func() {
@@ -38,18 +40,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 
-	// The build and the control plane take about as long: do both at once.
-	built := make(chan error, 1)
-	go func() {
-		var err error
-		managerBin, err = harness.BuildManager(dir)
-		built <- err
-	}()
-	cp, err = harness.StartControlPlane(harness.ControlPlaneOptions{Dir: dir})
-	buildErr := <-built
+	managerBin, cp, err = harness.BuildManagerAndStartControlPlane(harness.ControlPlaneOptions{Dir: dir})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(cp.Stop)
-	Expect(buildErr).NotTo(HaveOccurred())
 	k8s = cp.Client
 
 	SetDefaultEventuallyTimeout(20 * time.Second)
@@ -64,25 +57,48 @@ var _ = AfterSuite(func() {
 	scanEverything()
 })
 
+// startManager starts the built manager against the control plane (the harness
+// adds the kubeconfig, the probe address and the highest log verbosity), keeps
+// it for the final leak scan as the manager of name, and stops it when the spec
+// ends, showing its last lines if the spec failed.
+func startManager(name string, o harness.ManagerOptions) *harness.Manager {
+	GinkgoHelper()
+	o.Binary, o.Kubeconfig = managerBin, cp.Kubeconfig
+	mgr, err := harness.StartManager(o)
+	Expect(err).NotTo(HaveOccurred())
+	managersMu.Lock()
+	managers[name] = mgr
+	managersMu.Unlock()
+	DeferCleanup(func() {
+		if CurrentSpecReport().Failed() {
+			GinkgoWriter.Printf("manager log, last lines:\n%s\n", mgr.LogTail(30))
+		}
+		_, err := mgr.Stop()
+		Expect(err).NotTo(HaveOccurred())
+	})
+	return mgr
+}
+
 // scanEverything scans every manager's logs, every event and every status in the
 // cluster for every password, token and accesskey any spec used.
 func scanEverything() {
-	worldsMu.Lock()
-	all := append([]*world(nil), worlds...)
-	worldsMu.Unlock()
+	managersMu.Lock()
+	all := maps.Clone(managers)
+	managersMu.Unlock()
 	if len(all) == 0 {
 		return // only specs without a manager were focused: nothing to scan
 	}
 
 	var logs strings.Builder
 	var leaks []harness.Leak
-	for _, w := range all {
-		text := w.mgr.Logs()
+	for _, name := range sortedKeys(all) {
+		text := all[name].Logs()
 		logs.WriteString(text)
-		leaks = append(leaks, scanner.Scan("logs of the manager of "+w.ns, text)...)
+		leaks = append(leaks, scanner.Scan("logs of the manager of "+name, text)...)
 	}
-	events, statuses, err := harness.ClusterText(ctx, k8s, "")
+	cluster, err := harness.ReadClusterText(ctx, k8s, "")
 	Expect(err).NotTo(HaveOccurred())
+	events, statuses := cluster.Events, cluster.Credentials
 	sources := map[string]string{"logs": logs.String(), "events": events, "status": statuses}
 	for _, source := range sortedKeys(sources) {
 		leaks = append(leaks, scanner.Scan(source, sources[source])...)

@@ -70,19 +70,14 @@ func newWorld(name string, opts ...worldOption) *world {
 	w.url = standIn.URL
 	scanner.AddIssuer("token", w.api.IssuedTokens)
 
-	w.mgr, err = harness.StartManager(harness.ManagerOptions{
-		Binary:          managerBin,
-		Kubeconfig:      cp.Kubeconfig,
+	w.mgr = startManager(w.ns, harness.ManagerOptions{
 		AllowedAPIURLs:  []string{w.url + cfg.allowedPath},
 		WatchNamespaces: []string{w.ns},
 		// Short enough that no call outlasts a spec's windows.
 		Args: []string{"--api-timeout=5s"},
 	})
-	Expect(err).NotTo(HaveOccurred())
-	worldsMu.Lock()
-	worlds = append(worlds, w)
-	worldsMu.Unlock()
-	DeferCleanup(w.stop)
+	// Before the manager stops (cleanups run last in, first out).
+	DeferCleanup(func() { GinkgoWriter.Println(w.summary()) })
 	return w
 }
 
@@ -92,16 +87,6 @@ func newNamespace(name string) string {
 	ns := fmt.Sprintf("e2e-%s-%d", name, nsSeq.Add(1))
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 	return ns
-}
-
-// stop reports what the spec observed, then stops the manager.
-func (w *world) stop() {
-	GinkgoWriter.Println(w.summary())
-	if CurrentSpecReport().Failed() {
-		GinkgoWriter.Printf("manager log, last lines:\n%s\n", w.mgr.LogTail(30))
-	}
-	_, err := w.mgr.Stop()
-	Expect(err).NotTo(HaveOccurred())
 }
 
 // summary describes the stand-in's requests and the credentials' conditions:

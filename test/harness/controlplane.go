@@ -4,21 +4,48 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
-	"github.com/voipbin/credential-operator/internal/testenv"
 )
 
 // AdminUser is the user of the kubeconfig a ControlPlane writes: a member of
 // system:masters, as a cluster admin running the operator from a laptop would be.
 const AdminUser = "admin"
+
+// envtestVersion is the Kubernetes version hack/envtest.sh builds the control
+// plane of, and so the folder below bin/k8s/ it is found in.
+const envtestVersion = "1.37.2"
+
+// RepoRoot returns the repository root (the folder of the main go.mod), found
+// from this file's path at build time: right for go test and go run, and for
+// programs built without -trimpath on this machine (make soak, make bench).
+// Programs take a --root flag for the other cases.
+func RepoRoot() string {
+	_, file, _, _ := goruntime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// AssetsDir returns where kube-apiserver and etcd are: KUBEBUILDER_ASSETS if
+// set, else the folder hack/envtest.sh builds them into.
+func AssetsDir() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	dir := filepath.Join(RepoRoot(), "bin", "k8s", fmt.Sprintf("%s-%s-%s", envtestVersion, goruntime.GOOS, goruntime.GOARCH))
+	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
+		return "", fmt.Errorf("no envtest control plane in %s: run 'make envtest' (or 'make test') first", dir)
+	}
+	return dir, nil
+}
 
 // Scheme returns a scheme with the built-in types and the operator's API.
 func Scheme() *runtime.Scheme {
@@ -30,12 +57,16 @@ func Scheme() *runtime.Scheme {
 
 // ControlPlaneOptions configures StartControlPlane.
 type ControlPlaneOptions struct {
-	// Dir is the folder the admin kubeconfig is written to (required).
+	// Dir is the folder the admin kubeconfig is written to; empty: none is
+	// written (tests that only use Config and Client in-process).
 	Dir string
+	// Root is the repository root whose config/crd/bases are installed; empty:
+	// RepoRoot().
+	Root string
 	// WithoutCRDs starts a bare API server, for installers that bring their own CRDs.
 	WithoutCRDs bool
-	// QPS and Burst of Config and Client; zero keeps client-go's defaults. Tests that
-	// list and watch many objects every second raise them.
+	// QPS and Burst of Config and the clients; zero keeps envtest's (1000 and
+	// 2000).
 	QPS   float32
 	Burst int
 }
@@ -49,29 +80,36 @@ type ControlPlane struct {
 	// Client is an uncached client of Config with Scheme: every read goes to the
 	// API server, so tests see what it holds, not what a cache last saw.
 	Client client.Client
+	// Clientset is a typed clientset of Config, for what Client does not do
+	// (tokens, SubjectAccessReviews, discovery).
+	Clientset kubernetes.Interface
 	// Kubeconfig is the path of a kubeconfig file of AdminUser, for child processes
-	// (the manager's --kubeconfig, a developer's kubectl).
+	// (the manager's --kubeconfig, a developer's kubectl); empty without Dir.
 	Kubeconfig string
 }
 
-// StartControlPlane starts kube-apiserver and etcd (KUBEBUILDER_ASSETS, or the
-// binaries hack/envtest.sh builds) with the CRDs of config/crd/bases, and writes
-// the admin kubeconfig into o.Dir. On error, whatever was started is stopped.
+// StartControlPlane starts kube-apiserver and etcd (AssetsDir) with the CRDs of
+// config/crd/bases, and writes the admin kubeconfig into o.Dir. On error,
+// whatever was started is stopped.
 func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
-	if o.Dir == "" {
-		return nil, fmt.Errorf("harness: ControlPlaneOptions.Dir is required")
-	}
-	assets, err := testenv.AssetsDir()
+	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	if !o.WithoutCRDs {
-		env.CRDDirectoryPaths = []string{filepath.Join(testenv.RepoRoot(), "config", "crd", "bases")}
+		root := o.Root
+		if root == "" {
+			root = RepoRoot()
+		}
+		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
 		env.ErrorIfCRDPathMissing = true
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// Start can fail after etcd and the API server are up (installing the
+		// CRDs), and does not stop them itself.
+		_ = env.Stop()
 		return nil, fmt.Errorf("starting the control plane from %s: %w", assets, err)
 	}
 	cp := &ControlPlane{Env: env, Config: cfg}
@@ -82,7 +120,7 @@ func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
 	return cp, nil
 }
 
-// connect makes the client and writes the kubeconfig.
+// connect makes the clients and writes the kubeconfig.
 func (cp *ControlPlane) connect(o ControlPlaneOptions) error {
 	if o.QPS > 0 {
 		cp.Config.QPS, cp.Config.Burst = o.QPS, o.Burst
@@ -92,6 +130,12 @@ func (cp *ControlPlane) connect(o ControlPlaneOptions) error {
 		return err
 	}
 	cp.Client = c
+	if cp.Clientset, err = kubernetes.NewForConfig(cp.Config); err != nil {
+		return err
+	}
+	if o.Dir == "" {
+		return nil
+	}
 	cp.Kubeconfig = filepath.Join(o.Dir, "kubeconfig")
 	return cp.WriteKubeconfig(cp.Kubeconfig, AdminUser, "system:masters")
 }

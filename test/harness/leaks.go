@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -61,12 +64,33 @@ func (l Leak) String() string {
 	return fmt.Sprintf("%s: %s %s (%s): ...%s...", l.Source, l.Kind, l.Fingerprint, l.Form, l.Context)
 }
 
+// indexPrefix is how many leading bytes of a form the scanner indexes it by:
+// no form is shorter (MinSecretLength), and eight bytes of random text rarely
+// start a form by chance.
+const indexPrefix = MinSecretLength
+
+// needle is one form of one secret.
+type needle struct {
+	form, formName string
+	kind           string
+	fingerprint    string
+}
+
 // LeakScanner looks for every form of every password, token and accesskey it was
-// told about. It is safe for concurrent use.
+// told about, in one pass over a text whatever the number of secrets: the soak
+// scans gigabytes of logs for tens of thousands of forms. It is safe for
+// concurrent use.
 type LeakScanner struct {
-	mu      sync.Mutex
-	secrets map[string]string // secret -> kind
+	mu      sync.RWMutex
+	secrets map[string]bool
 	issuers []issuer
+	// byPrefix holds the needles by their first indexPrefix bytes.
+	byPrefix map[string][]*needle
+	// first3 has a bit for the first three bytes of every needle: most
+	// positions of a text are ruled out by one read of it, before a map lookup.
+	first3 []uint64
+	// longest is the length of the longest needle.
+	longest int
 }
 
 // issuer yields secrets known only later, such as the tokens a stand-in issued.
@@ -76,18 +100,32 @@ type issuer struct {
 }
 
 // NewLeakScanner returns a scanner that knows no secret yet.
-func NewLeakScanner() *LeakScanner { return &LeakScanner{secrets: map[string]string{}} }
+func NewLeakScanner() *LeakScanner {
+	return &LeakScanner{secrets: map[string]bool{}, byPrefix: map[string][]*needle{}, first3: make([]uint64, 1<<24/64)}
+}
 
-// Add registers secrets of kind. Secrets shorter than MinSecretLength are ignored.
+// Add registers secrets of kind. Secrets shorter than MinSecretLength are
+// ignored, and so is a secret added before (it keeps its first kind).
 func (l *LeakScanner) Add(kind string, secrets ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range secrets {
-		if len(s) >= MinSecretLength {
-			l.secrets[s] = kind
+		if len(s) < MinSecretLength || l.secrets[s] {
+			continue
+		}
+		l.secrets[s] = true
+		fp := Fingerprint(s)
+		for name, form := range Forms(s) {
+			n := &needle{form: form, formName: name, kind: kind, fingerprint: fp}
+			l.byPrefix[form[:indexPrefix]] = append(l.byPrefix[form[:indexPrefix]], n)
+			b := prefix3(form)
+			l.first3[b/64] |= 1 << (b % 64)
+			l.longest = max(l.longest, len(form))
 		}
 	}
 }
+
+func prefix3(s string) uint32 { return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) }
 
 // AddIssuer registers a source of secrets of kind read at every scan, such as a
 // stand-in's IssuedTokens.
@@ -97,70 +135,119 @@ func (l *LeakScanner) AddIssuer(kind string, issued func() []string) {
 	l.issuers = append(l.issuers, issuer{kind: kind, issued: issued})
 }
 
-// known returns every secret known now, with its kind.
-func (l *LeakScanner) known() map[string]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make(map[string]string, len(l.secrets))
-	for s, kind := range l.secrets {
-		out[s] = kind
+// refresh adds what the issuers issued since the last scan.
+func (l *LeakScanner) refresh() {
+	l.mu.RLock()
+	issuers := append([]issuer(nil), l.issuers...)
+	l.mu.RUnlock()
+	for _, is := range issuers {
+		l.Add(is.kind, is.issued()...)
 	}
-	for _, is := range l.issuers {
-		for _, s := range is.issued() {
-			if len(s) >= MinSecretLength {
-				out[s] = is.kind
-			}
-		}
-	}
-	return out
 }
 
 // Secrets returns how many secrets a scan looks for now.
-func (l *LeakScanner) Secrets() int { return len(l.known()) }
+func (l *LeakScanner) Secrets() int {
+	l.refresh()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.secrets)
+}
 
-// Scan returns every form of every known secret found in text, which came from
-// source, sorted.
+// Scan returns the first occurrence of every form of every known secret found
+// in text, which came from source, sorted.
 func (l *LeakScanner) Scan(source, text string) []Leak {
-	known := l.known()
+	l.refresh()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	leaks := l.scan(source, text, map[*needle]bool{})
+	sortLeaks(leaks)
+	return leaks
+}
+
+// fileChunk is how much of a file ScanFile holds in memory at once.
+const fileChunk = 4 << 20
+
+// ScanFile is Scan of a file of any size, read in chunks that overlap by the
+// longest form, so that no occurrence is cut.
+func (l *LeakScanner) ScanFile(source, path string) ([]Leak, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	return l.scanReader(source, f, fileChunk)
+}
+
+func (l *LeakScanner) scanReader(source string, r io.Reader, chunk int) ([]Leak, error) {
+	l.refresh()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	overlap := max(l.longest, 1)
+	buf := make([]byte, 0, chunk+overlap)
+	seen := map[*needle]bool{}
 	var leaks []Leak
-	for secret, kind := range known {
-		for name, form := range Forms(secret) {
-			at := strings.Index(text, form)
-			if at < 0 {
-				continue
+	for {
+		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		leaks = append(leaks, l.scan(source, string(buf), seen)...)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			sortLeaks(leaks)
+			return leaks, nil
+		}
+		if err != nil {
+			return leaks, err
+		}
+		buf = append(buf[:0], buf[len(buf)-overlap:]...)
+	}
+}
+
+// scan returns a Leak for every needle found in text and not in seen, and adds
+// it to seen. l.mu must be held.
+func (l *LeakScanner) scan(source, text string, seen map[*needle]bool) []Leak {
+	var leaks []Leak
+	l.match(text, func(n *needle, at int) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		leaks = append(leaks, Leak{Source: source, Kind: n.kind, Fingerprint: n.fingerprint, Form: n.formName,
+			Context: l.maskedContext(text, at, len(n.form))})
+	})
+	return leaks
+}
+
+// match calls found for every occurrence of every needle in text. l.mu must be held.
+func (l *LeakScanner) match(text string, found func(n *needle, at int)) {
+	for i := 0; i+indexPrefix <= len(text); i++ {
+		if b := prefix3(text[i:]); l.first3[b/64]&(1<<(b%64)) == 0 {
+			continue
+		}
+		for _, n := range l.byPrefix[text[i:i+indexPrefix]] {
+			if strings.HasPrefix(text[i:], n.form) {
+				found(n, i)
 			}
-			leaks = append(leaks, Leak{Source: source, Kind: kind, Fingerprint: fingerprint(secret), Form: name,
-				Context: maskedContext(text, at, len(form), known)})
 		}
 	}
+}
+
+func sortLeaks(leaks []Leak) {
 	sort.Slice(leaks, func(i, j int) bool { return leaks[i].String() < leaks[j].String() })
-	return leaks
 }
 
 // maskedContext returns the text around text[at:at+n] with every byte of every
 // occurrence of every form of every known secret replaced: runs of masked bytes
 // read <SECRET>, also where an occurrence is cut by the context's edges.
-func maskedContext(text string, at, n int, known map[string]string) string {
+// l.mu must be held.
+func (l *LeakScanner) maskedContext(text string, at, n int) string {
 	from, to := max(0, at-contextBytes), min(len(text), at+n+contextBytes)
 	masked := make([]bool, to-from)
-	for secret := range known {
-		for _, form := range Forms(secret) {
-			// Occurrences starting up to len(form) before the context reach into it.
-			lo, hi := max(0, from-len(form)), min(len(text), to+len(form))
-			for i := lo; i < hi; {
-				j := strings.Index(text[i:hi], form)
-				if j < 0 {
-					break
-				}
-				for k := i + j; k < i+j+len(form); k++ {
-					if k >= from && k < to {
-						masked[k-from] = true
-					}
-				}
-				i += j + 1
-			}
+	// Occurrences starting up to the longest form before the context reach into it.
+	lo, hi := max(0, from-l.longest), min(len(text), to+l.longest)
+	l.match(text[lo:hi], func(nd *needle, j int) {
+		for k := max(lo+j, from); k < min(lo+j+len(nd.form), to); k++ {
+			masked[k-from] = true
 		}
-	}
+	})
 	var b strings.Builder
 	for i := range masked {
 		switch {
@@ -173,7 +260,9 @@ func maskedContext(text string, at, n int, known map[string]string) string {
 	return strings.ReplaceAll(b.String(), "\n", " ")
 }
 
-func fingerprint(secret string) string {
+// Fingerprint names a secret without revealing it: the first 4 bytes of its
+// SHA-256, in hex.
+func Fingerprint(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:4])
 }
@@ -223,22 +312,31 @@ func RandomString(n int) string {
 	return string(b)
 }
 
-// ClusterText returns, as JSON, every event (events.k8s.io and core) and every
-// VoipbinCredential, status included, in namespace ns ("" for all): what a leak
-// scan reads besides logs and metrics.
-func ClusterText(ctx context.Context, c client.Reader, ns string) (events, credentials string, err error) {
+// ClusterText is what a leak scan reads of a cluster besides logs and metrics.
+type ClusterText struct {
+	// Events holds every event (events.k8s.io and core) as JSON; EventCount
+	// counts them.
+	Events     string
+	EventCount int
+	// Credentials holds every VoipbinCredential, status included, as JSON.
+	Credentials string
+}
+
+// ReadClusterText reads the ClusterText of namespace ns ("" for all).
+func ReadClusterText(ctx context.Context, c client.Reader, ns string) (ClusterText, error) {
 	newEvents, coreEvents := &eventsv1.EventList{}, &corev1.EventList{}
 	vbcs := &v1alpha1.VoipbinCredentialList{}
 	texts := make([]string, 3)
 	for i, list := range []client.ObjectList{newEvents, coreEvents, vbcs} {
 		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return "", "", err
+			return ClusterText{}, err
 		}
 		data, err := json.Marshal(list)
 		if err != nil {
-			return "", "", err
+			return ClusterText{}, err
 		}
 		texts[i] = string(data)
 	}
-	return texts[0] + "\n" + texts[1], texts[2], nil
+	return ClusterText{Events: texts[0] + "\n" + texts[1], EventCount: len(newEvents.Items) + len(coreEvents.Items),
+		Credentials: texts[2]}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A secret whose base64 differs between the standard and the URL alphabet (it
@@ -92,7 +93,7 @@ func TestContextMasksCutSecrets(t *testing.T) {
 		if strings.Contains(leak.Context, "bbbbbbbbbb") || strings.Contains(leak.Context, "aaaaaaaaaa") {
 			t.Errorf("the context shows part of a secret: %q", leak.Context)
 		}
-		if leak.Fingerprint == fingerprint(first) && leak.Form == "raw" {
+		if leak.Fingerprint == Fingerprint(first) && leak.Form == "raw" {
 			checked = true
 			// The context starts inside the second secret: masked, not shown in part.
 			if !strings.HasPrefix(leak.Context, "<SECRET> ") || !strings.HasSuffix(leak.Context, "key=<SECRET> end") {
@@ -109,4 +110,63 @@ func TestProveFinds(t *testing.T) {
 	if err := ProveFinds(strings.Repeat(`{"level":"debug","msg":"reconciling"}`+"\n", 100)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestScanReaderFindsASecretAcrossChunks: a secret cut by a chunk's end is
+// found (the chunks overlap by the longest form), and reported once although
+// the overlap holds it twice; a secret added after a scan is looked for by the
+// next one.
+func TestScanReaderFindsASecretAcrossChunks(t *testing.T) {
+	l := NewLeakScanner()
+	secret := "token-" + RandomString(40)
+	l.Add("token", secret)
+	const chunk = 1000
+	for _, at := range []int{0, chunk - 10, chunk - len(secret), chunk + 1, 3*chunk - 5} {
+		text := strings.Repeat("x", at) + secret + strings.Repeat("y", 2*chunk)
+		leaks, err := l.scanReader("file", strings.NewReader(text), chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(leaks) != 1 || leaks[0].Form != "raw" || leaks[0].Source != "file" {
+			t.Errorf("secret at %d: leaks %v, want its raw form once", at, leaks)
+		}
+	}
+	later := "password-" + RandomString(20)
+	text := strings.Repeat("z", 2*chunk) + base64.StdEncoding.EncodeToString([]byte(later))
+	if leaks, _ := l.scanReader("file", strings.NewReader(text), chunk); len(leaks) != 0 {
+		t.Fatalf("leaks before the password was added: %v", leaks)
+	}
+	l.Add("password", later)
+	leaks, _ := l.scanReader("file", strings.NewReader(text), chunk)
+	forms := map[string]bool{}
+	for _, leak := range leaks {
+		forms[leak.Form] = leak.Fingerprint == Fingerprint(later)
+	}
+	// Its base64 has neither + nor / and a padded form starts with the unpadded one.
+	if !forms["base64-std"] || !forms["base64-url-nopad"] || forms["raw"] {
+		t.Errorf("leaks %v, want the password's base64 forms", leaks)
+	}
+}
+
+// TestScanOfManySecretsIsOnePass: ten thousand secrets (sixty thousand forms)
+// over a megabyte take well under a second: the cost is the text's length, not
+// the number of secrets times it.
+func TestScanOfManySecretsIsOnePass(t *testing.T) {
+	l := NewLeakScanner()
+	for range 10000 {
+		l.Add("token", RandomString(32))
+	}
+	planted := RandomString(32)
+	l.Add("token", planted)
+	text := strings.Repeat(`{"level":"debug","msg":"reconciling","namespace":"soak","name":"soak-017"}`+"\n", 14000) + planted
+	start := time.Now()
+	leaks := l.Scan("logs", text)
+	took := time.Since(start)
+	if len(leaks) != 1 || leaks[0].Fingerprint != Fingerprint(planted) {
+		t.Errorf("leaks %v, want the planted token", leaks)
+	}
+	if took > 2*time.Second {
+		t.Errorf("one scan of %d bytes for %d secrets took %s", len(text), l.Secrets(), took)
+	}
+	t.Logf("%d bytes, %d secrets: %s", len(text), l.Secrets(), took)
 }

@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/voipbin/credential-operator/internal/testenv"
 )
 
 // MaxLogLevel is the --zap-log-level the harness runs managers at: above the
@@ -40,12 +39,40 @@ func BuildManager(dir string, buildFlags ...string) (string, error) {
 	bin := filepath.Join(dir, "manager")
 	args := append(append([]string{"build"}, buildFlags...), "-o", bin, ".")
 	cmd := exec.Command("go", args...)
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build of the manager: %w\n%s", err, out)
 	}
 	return bin, nil
 }
+
+// BuildManagerAndStartControlPlane builds the manager into o.Dir and starts the
+// control plane, both at once: on 2 cores they take about as long. On error,
+// whatever started is stopped.
+func BuildManagerAndStartControlPlane(o ControlPlaneOptions, buildFlags ...string) (string, *ControlPlane, error) {
+	type build struct {
+		bin string
+		err error
+	}
+	built := make(chan build, 1)
+	go func() {
+		bin, err := BuildManager(o.Dir, buildFlags...)
+		built <- build{bin, err}
+	}()
+	cp, err := StartControlPlane(o)
+	b := <-built
+	if err == nil && b.err != nil {
+		err = errors.Join(b.err, cp.Stop())
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return b.bin, cp, nil
+}
+
+// LeaderElectionID is the name of the manager's Lease (main.go), for tests of
+// leader election: who holds it, and the leader_election_master_status series.
+const LeaderElectionID = "voipbin-credential-operator.credentials.voipbin.net"
 
 // ManagerOptions configures StartManager.
 type ManagerOptions struct {
@@ -64,7 +91,11 @@ type ManagerOptions struct {
 	Args []string
 	// Env is added to the parent's environment.
 	Env []string
-	// Output, if set, receives the manager's output too (a log file, a terminal).
+	// LogPath, if set, is a file the manager's output is appended to (created if
+	// missing) instead of being kept in memory: for runs whose logs would not fit
+	// (the soak writes gigabytes). Logs and LogTail then read the file.
+	LogPath string
+	// Output, if set, receives the manager's output too (a terminal, a test's log).
 	Output io.Writer
 	// StartTimeout bounds the wait for the readiness probe; StopTimeout the wait
 	// for the exit after SIGTERM. Zero: 30 s and 10 s.
@@ -72,14 +103,17 @@ type ManagerOptions struct {
 }
 
 // Manager is the manager binary running as a child process in its own process
-// group, its output (stdout and stderr) kept in memory.
+// group, its output (stdout and stderr) kept in memory or in a file.
 type Manager struct {
 	cmd         *exec.Cmd
 	probeAddr   string
 	stopTimeout time.Duration
-	logs        *LogBuffer
-	exited      chan struct{}
-	err         error
+	started     time.Time
+	// logs keeps the output in memory; logFile receives it instead with LogPath.
+	logs    *LogBuffer
+	logFile *os.File
+	exited  chan struct{}
+	err     error
 }
 
 // StartManager starts the manager and waits until its readiness probe answers.
@@ -108,12 +142,11 @@ func StartManager(o ManagerOptions) (*Manager, error) {
 		cmd:         exec.Command(o.Binary, append(args, o.Args...)...),
 		probeAddr:   probeAddr,
 		stopTimeout: orDefault(o.StopTimeout, defaultStopTimeout),
-		logs:        &LogBuffer{},
 		exited:      make(chan struct{}),
 	}
-	var out io.Writer = m.logs
-	if o.Output != nil {
-		out = io.MultiWriter(m.logs, o.Output)
+	out, err := m.openLogs(o)
+	if err != nil {
+		return nil, err
 	}
 	m.cmd.Stdout, m.cmd.Stderr = out, out
 	m.cmd.Env = append(os.Environ(), o.Env...)
@@ -124,11 +157,14 @@ func StartManager(o ManagerOptions) (*Manager, error) {
 		// If the parent dies without cleaning up (SIGKILL), the manager goes too.
 		Pdeathsig: syscall.SIGTERM,
 	}
+	m.started = time.Now()
 	if err := m.cmd.Start(); err != nil {
+		m.closeLogs()
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
 	go func() {
 		m.err = m.cmd.Wait()
+		m.closeLogs()
 		close(m.exited)
 	}()
 	if err := m.waitReady(orDefault(o.StartTimeout, defaultStartTimeout)); err != nil {
@@ -136,6 +172,33 @@ func StartManager(o ManagerOptions) (*Manager, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// openLogs returns where the manager's output goes: memory or o.LogPath, and
+// o.Output. A file alone is handed to the process as it is, so that no
+// goroutine of ours copies the soak's gigabytes.
+func (m *Manager) openLogs(o ManagerOptions) (io.Writer, error) {
+	var sink io.Writer
+	if o.LogPath != "" {
+		f, err := os.OpenFile(o.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("opening the manager's log: %w", err)
+		}
+		m.logFile, sink = f, f
+	} else {
+		m.logs = &LogBuffer{}
+		sink = m.logs
+	}
+	if o.Output != nil {
+		sink = io.MultiWriter(sink, o.Output)
+	}
+	return sink, nil
+}
+
+func (m *Manager) closeLogs() {
+	if m.logFile != nil {
+		_ = m.logFile.Close()
+	}
 }
 
 func orDefault(d, fallback time.Duration) time.Duration {
@@ -160,9 +223,9 @@ func (m *Manager) waitReady(timeout time.Duration) error {
 		}
 		select {
 		case <-m.exited:
-			return fmt.Errorf("the manager exited while starting (%v); its output:\n%s", m.err, m.logs.Tail(40))
+			return fmt.Errorf("the manager exited while starting (%v); its output:\n%s", m.err, m.LogTail(40))
 		case <-ctx.Done():
-			return fmt.Errorf("the manager was not ready within %s; its output:\n%s", timeout, m.logs.Tail(40))
+			return fmt.Errorf("the manager was not ready within %s; its output:\n%s", timeout, m.LogTail(40))
 		case <-time.After(probeInterval):
 		}
 	}
@@ -174,11 +237,47 @@ func (m *Manager) Pid() int { return m.cmd.Process.Pid }
 // ProbeAddr is the address of the manager's health and readiness probes.
 func (m *Manager) ProbeAddr() string { return m.probeAddr }
 
+// Started is when the process was started (just before the exec): times
+// measured from it include the manager's own start-up.
+func (m *Manager) Started() time.Time { return m.started }
+
+// LogPath is the file of ManagerOptions.LogPath, or "" for logs in memory.
+func (m *Manager) LogPath() string {
+	if m.logFile == nil {
+		return ""
+	}
+	return m.logFile.Name()
+}
+
 // Logs returns everything the manager wrote so far, also after it stopped.
-func (m *Manager) Logs() string { return m.logs.String() }
+func (m *Manager) Logs() string {
+	if m.logFile == nil {
+		return m.logs.String()
+	}
+	data, _ := os.ReadFile(m.logFile.Name())
+	return string(data)
+}
+
+// tailBytes is how much of the end of a log file LogTail reads: more than the
+// lines anyone asks for.
+const tailBytes = 256 << 10
 
 // LogTail returns the last n lines of the manager's output.
-func (m *Manager) LogTail(n int) string { return m.logs.Tail(n) }
+func (m *Manager) LogTail(n int) string {
+	if m.logFile == nil {
+		return m.logs.Tail(n)
+	}
+	f, err := os.Open(m.logFile.Name())
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = f.Close() }()
+	if info, err := f.Stat(); err == nil && info.Size() > tailBytes {
+		_, _ = f.Seek(-tailBytes, io.SeekEnd)
+	}
+	data, _ := io.ReadAll(f)
+	return lastLines(string(data), n)
+}
 
 // Exited is closed when the process has exited; Err then says how.
 func (m *Manager) Exited() <-chan struct{} { return m.exited }
@@ -198,24 +297,37 @@ func (m *Manager) Stop() (time.Duration, error) { return m.StopWith(syscall.SIGT
 
 // StopWith sends sig to the manager's process group and waits for it to exit,
 // killing the group when it has not within the stop timeout. It returns how long
-// the manager took, and an error when it had to be killed. A manager that had
-// already exited returns at once. An exit caused by sig is not an error.
+// the manager took, and an error when it had to be killed or exited with an
+// error other than being ended by sig (a manager that handles SIGTERM exits 0).
+// A manager that had already exited returns at once, with its exit error.
 func (m *Manager) StopWith(sig syscall.Signal) (time.Duration, error) {
 	start := time.Now()
 	select {
 	case <-m.exited:
-		return 0, nil
+		return 0, m.err
 	default:
 	}
 	_ = syscall.Kill(-m.Pid(), sig)
 	select {
 	case <-m.exited:
-		return time.Since(start), nil
+		return time.Since(start), endedBy(m.err, sig)
 	case <-time.After(m.stopTimeout):
 	}
 	_ = syscall.Kill(-m.Pid(), syscall.SIGKILL)
 	<-m.exited
 	return time.Since(start), fmt.Errorf("the manager did not stop within %s of %s and was killed", m.stopTimeout, sig)
+}
+
+// endedBy returns err, the exit error of a process, unless it says the process
+// was ended by sig.
+func endedBy(err error, sig syscall.Signal) error {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == sig {
+			return nil
+		}
+	}
+	return err
 }
 
 // LogBuffer is a goroutine-safe, growing log sink.
@@ -239,7 +351,10 @@ func (b *LogBuffer) String() string {
 }
 
 // Tail returns the last n lines written.
-func (b *LogBuffer) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+func (b *LogBuffer) Tail(n int) string { return lastLines(b.String(), n) }
+
+// lastLines returns the last n lines of text.
+func lastLines(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +25,8 @@ func TestMain(m *testing.M) {
 
 // fakeManager stands in for the manager binary: it prints its arguments, serves
 // /readyz on --health-probe-bind-address, and exits on SIGTERM. Mode "exit" exits
-// at once with status 3; mode "stubborn" ignores SIGTERM.
+// at once with status 3; mode "stubborn" ignores SIGTERM; mode "fail" exits with
+// status 2 on SIGTERM.
 func fakeManager(mode string) {
 	fmt.Println("args:", strings.Join(os.Args[1:], " "))
 	if mode == "exit" {
@@ -42,7 +44,11 @@ func fakeManager(mode string) {
 	}
 	for range signals {
 		fmt.Println("SIGTERM")
-		if mode != "stubborn" {
+		switch mode {
+		case "fail":
+			os.Exit(2)
+		case "stubborn":
+		default:
 			os.Exit(0)
 		}
 	}
@@ -121,5 +127,62 @@ func TestStopKillsAStubbornManager(t *testing.T) {
 	}
 	if m.Err() == nil {
 		t.Error("Err() is nil for a killed manager")
+	}
+}
+
+func TestStopReportsAFailedExit(t *testing.T) {
+	m, err := startFake(t, "fail", ManagerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Stop(); err == nil || !strings.Contains(err.Error(), "exit status 2") {
+		t.Errorf("Stop of a manager exiting 2 on SIGTERM: %v", err)
+	}
+	if _, err := m.Stop(); err == nil {
+		t.Error("a second Stop forgets the failed exit")
+	}
+}
+
+func TestStopWithTheSignalThatEndsItIsNoError(t *testing.T) {
+	m, err := startFake(t, "stubborn", ManagerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took, err := m.StopWith(syscall.SIGKILL); err != nil || took > 5*time.Second {
+		t.Errorf("StopWith(SIGKILL): %s, %v", took, err)
+	}
+	if m.Err() == nil {
+		t.Error("Err() is nil for a killed manager")
+	}
+}
+
+// TestLogPathAppendsToAFile: with LogPath the output goes to the file, runs
+// append, and Logs and LogTail read it.
+func TestLogPathAppendsToAFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "manager.log")
+	if err := os.WriteFile(path, []byte("=== run 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	var copied LogBuffer
+	m, err := startFake(t, "run", ManagerOptions{LogPath: path, Output: &copied})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Started().Before(before) || m.Started().After(time.Now()) || m.LogPath() != path {
+		t.Errorf("Started %s (test began %s), LogPath %q", m.Started(), before, m.LogPath())
+	}
+	if _, err := m.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), "=== run 1\nargs: ") || !strings.HasSuffix(string(data), "SIGTERM\n") {
+		t.Errorf("log file %q", data)
+	}
+	if m.Logs() != string(data) || m.LogTail(1) != "SIGTERM" || copied.String() != strings.TrimPrefix(string(data), "=== run 1\n") {
+		t.Errorf("Logs %q, LogTail %q, copy %q", m.Logs(), m.LogTail(1), copied.String())
 	}
 }

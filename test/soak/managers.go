@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +17,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // managerOptions is how the manager processes run.
@@ -38,13 +37,9 @@ const stopTimeout = 40 * time.Second
 
 // proc is one run of the manager binary.
 type proc struct {
-	slot    *slot
-	n       int
-	cmd     *exec.Cmd
-	logFile *os.File
-	started time.Time
-	exited  chan struct{}
-	err     error
+	slot *slot
+	n    int
+	m    *harness.Manager
 	// planned is set before the soak stops the process on purpose.
 	planned atomic.Bool
 	// leader is whether its last metrics scrape said it leads.
@@ -55,7 +50,7 @@ func (p *proc) String() string { return fmt.Sprintf("manager %s#%d", p.slot.name
 
 func (p *proc) running() bool {
 	select {
-	case <-p.exited:
+	case <-p.m.Exited():
 		return false
 	default:
 		return true
@@ -106,11 +101,11 @@ type managers struct {
 func newManagers(opts managerOptions, j *journal, cs kubernetes.Interface, scan func([]byte)) (*managers, error) {
 	m := &managers{opts: opts, j: j, cs: cs, scanMetrics: scan}
 	for _, name := range []string{"A", "B"} {
-		metrics, err := freeLoopbackAddr()
+		metrics, err := harness.FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
-		probe, err := freeLoopbackAddr()
+		probe, err := harness.FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -127,29 +122,27 @@ func (m *managers) run(ctx context.Context) {
 	go func() { defer m.wg.Done(); m.scrapeLoop(ctx) }()
 }
 
-// args are the manager's flags: leader election with short timing, a short API
-// timeout, the highest log verbosity, plain-HTTP metrics to scrape.
+// args are the manager's flags besides the harness's (the kubeconfig, the
+// allowed URL, the probe address, the highest log verbosity): leader election
+// with short timing, a short API timeout, plain-HTTP metrics to scrape.
 func (m *managers) args(s *slot) []string {
 	o := m.opts
 	return []string{
-		"--kubeconfig=" + o.kubeconfig,
 		"--leader-elect",
 		"--leader-election-namespace=" + leaseNamespace,
 		"--leader-elect-lease-duration=" + o.leaseDuration.String(),
 		"--leader-elect-renew-deadline=" + o.renewDeadline.String(),
 		"--leader-elect-retry-period=" + o.retryPeriod.String(),
 		"--api-timeout=" + o.apiTimeout.String(),
-		"--allowed-api-urls=" + o.apiURL,
-		"--zap-log-level=10",
 		"--metrics-bind-address=" + s.metricsAddr,
 		"--metrics-secure=false",
-		"--health-probe-bind-address=" + s.probeAddr,
 		"--login-qps=" + strconv.FormatFloat(o.loginQPS, 'f', -1, 64),
 		"--login-burst=" + strconv.Itoa(o.loginBurst),
 	}
 }
 
-// start starts a new run of slot s, logging to its own file.
+// start starts a new run of slot s, logging to its own file, and waits until
+// its readiness probe answers.
 func (m *managers) start(s *slot) (*proc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,44 +151,41 @@ func (m *managers) start(s *slot) (*proc, error) {
 	}
 	s.runs++
 	path := filepath.Join(m.opts.dir, fmt.Sprintf("manager-%s-%d.log", s.name, s.runs))
-	logFile, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(m.opts.binary, m.args(s)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true,
-		// If the soak dies without cleaning up, its managers go too.
-		Pdeathsig: syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		return nil, fmt.Errorf("starting manager %s: %w", s.name, err)
-	}
-	p := &proc{slot: s, n: s.runs, cmd: cmd, logFile: logFile, started: time.Now(), exited: make(chan struct{})}
-	s.cur = p
+	// Scanned for leaks also if the run does not come up.
 	m.mu.Lock()
 	m.logPaths = append(m.logPaths, path)
+	m.mu.Unlock()
+	mgr, err := harness.StartManager(harness.ManagerOptions{
+		Binary: m.opts.binary, Kubeconfig: m.opts.kubeconfig,
+		AllowedAPIURLs: []string{m.opts.apiURL},
+		ProbeAddr:      s.probeAddr,
+		Args:           m.args(s),
+		LogPath:        path,
+		StopTimeout:    stopTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting manager %s: %w", s.name, err)
+	}
+	p := &proc{slot: s, n: s.runs, m: mgr}
+	s.cur = p
+	m.mu.Lock()
 	m.procs = append(m.procs, p)
 	m.mu.Unlock()
 	go m.wait(p)
 	return p, nil
 }
 
-// wait reaps p and handles an exit the soak did not cause.
+// wait handles an exit of p the soak did not cause.
 func (m *managers) wait(p *proc) {
-	p.err = p.cmd.Wait()
+	<-p.m.Exited()
 	exitedAt := time.Now()
-	_ = p.logFile.Close()
-	close(p.exited)
 	if p.planned.Load() {
 		return
 	}
 	m.mu.Lock()
 	m.unplanned++
 	m.mu.Unlock()
-	m.j.note("%s exited on its own (%v); see %s", p, p.err, p.logFile.Name())
+	m.j.note("%s exited on its own (%v); see %s", p, p.m.Err(), p.m.LogPath())
 	if p.leader.Load() {
 		m.leaderGone(exitedAt)
 	}
@@ -208,7 +198,8 @@ func (m *managers) wait(p *proc) {
 }
 
 // stop stops p with sig (SIGTERM: graceful, the lease is released; SIGKILL: a
-// crash) and waits until it has exited.
+// crash) and waits until it has exited; one that does not within stopTimeout
+// is killed.
 func (m *managers) stop(p *proc, sig syscall.Signal) {
 	if p == nil {
 		return
@@ -217,15 +208,9 @@ func (m *managers) stop(p *proc, sig syscall.Signal) {
 	if !p.running() {
 		return
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
-	select {
-	case <-p.exited:
-		return
-	case <-time.After(stopTimeout):
+	if _, err := p.m.StopWith(sig); err != nil {
+		m.j.note("stopping %s with %s: %v", p, sig, err)
 	}
-	m.j.note("%s did not stop within %s of %s; killed", p, stopTimeout, sig)
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
 }
 
 // stopAll stops every manager gracefully and the loops.
@@ -265,7 +250,7 @@ func (m *managers) followLease(ctx context.Context) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		lease, err := m.cs.CoordinationV1().Leases(leaseNamespace).Get(ctx, leaseName, metav1.GetOptions{})
+		lease, err := m.cs.CoordinationV1().Leases(leaseNamespace).Get(ctx, harness.LeaderElectionID, metav1.GetOptions{})
 		if err == nil {
 			holder := ""
 			if lease.Spec.HolderIdentity != nil {
@@ -370,7 +355,7 @@ func (m *managers) scrapeLoop(ctx context.Context) {
 }
 
 // leaderMetric is the controller-runtime gauge that is 1 on the leader.
-var leaderMetric = `leader_election_master_status{name="` + leaseName + `"}`
+var leaderMetric = `leader_election_master_status{name="` + harness.LeaderElectionID + `"}`
 
 // scrape fetches p's metrics, hands them to the leak scan, and reports whether
 // p leads (ok false when the endpoint did not answer).
@@ -425,7 +410,7 @@ func (m *managers) waitMetrics(ctx context.Context, p *proc, timeout time.Durati
 			return nil
 		}
 		if !p.running() {
-			return fmt.Errorf("%s exited at start (%v); see %s", p, p.err, p.logFile.Name())
+			return fmt.Errorf("%s exited at start (%v); see %s", p, p.m.Err(), p.m.LogPath())
 		}
 		if time.Now().After(deadline) {
 			return errors.New(p.String() + " did not serve metrics within " + timeout.String())
@@ -436,15 +421,4 @@ func (m *managers) waitMetrics(ctx context.Context, p *proc, timeout time.Durati
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// freeLoopbackAddr returns a loopback address with a port that was free a
-// moment ago.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
 }

@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -150,12 +151,7 @@ func (j *journal) crOfSecret(name string) *crInfo {
 func (j *journal) crNames() []string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	names := make([]string, 0, len(j.crs))
-	for n := range j.crs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(j.crs))
 }
 
 // event records something done to a CR.

@@ -29,6 +29,58 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// readyWindow is what a scenario saw from opening its window until all its
+// credentials were Ready and the watch events of the last writes had arrived.
+type readyWindow struct {
+	// readyAt is when the last of them turned Ready; waitErr wraps errNotReady
+	// when not all were in time, which the table reports (it ends no run).
+	readyAt time.Time
+	waitErr error
+	writes  writeCounts
+	calls   apiCalls
+}
+
+// waitReadyAndClose waits until n VoipbinCredentials of ns are Ready, lets the
+// settle time pass and closes win.
+func (b *bench) waitReadyAndClose(ctx context.Context, win window, ns string, n int, mgr *managerProcess) (readyWindow, error) {
+	var r readyWindow
+	r.readyAt, r.waitErr = b.tracker.waitReady(ctx, ns, n, b.o.readyTimeout, mgr)
+	if r.waitErr != nil && !errors.Is(r.waitErr, errNotReady) {
+		return r, r.waitErr
+	}
+	if err := sleep(ctx, b.o.settle); err != nil {
+		return r, err
+	}
+	var err error
+	r.writes, r.calls, err = b.closeWindow(ctx, win)
+	return r, err
+}
+
+// windowCounts is what a window counted, and the manager's metrics at its end.
+type windowCounts struct {
+	writes writeCounts
+	// secretWrites and crWrites are the writes of Secrets and of
+	// VoipbinCredentials, subresources included.
+	secretWrites, crWrites int
+	calls                  apiCalls
+	metrics                metricSet
+}
+
+// scrapeAndClose scrapes mgr's metrics, then closes win.
+func (b *bench) scrapeAndClose(ctx context.Context, win window, mgr *managerProcess) (windowCounts, error) {
+	m, err := mgr.scrape(ctx)
+	if err != nil {
+		return windowCounts{}, err
+	}
+	writes, calls, err := b.closeWindow(ctx, win)
+	if err != nil {
+		return windowCounts{}, err
+	}
+	return windowCounts{writes: writes, calls: calls, metrics: m,
+		secretWrites: writes.count(resourceSecrets, anySubresource),
+		crWrites:     writes.count(resourceCredentials, anySubresource)}, nil
+}
+
 // scenarioDistinct is scenario 1: N credentials with N distinct logins exist
 // before the manager starts; how long until all are Ready, against the floor
 // the login rate limit sets, and did VoIPBIN ever answer 429. The API server's
@@ -59,18 +111,12 @@ func (b *bench) scenarioDistinct(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	readyAt, waitErr := b.tracker.waitReady(ctx, nsDistinct, n, b.o.readyTimeout, mgr)
-	if waitErr != nil && !errors.Is(waitErr, errNotReady) {
-		return waitErr
-	}
-	if err := sleep(ctx, b.o.settle); err != nil {
-		return err
-	}
-	writes, calls, err := b.closeWindow(ctx, win)
+	r, err := b.waitReadyAndClose(ctx, win, nsDistinct, n, mgr)
 	if err != nil {
 		return err
 	}
-	b.distinctWrites = writes
+	readyAt, waitErr, calls := r.readyAt, r.waitErr, r.calls
+	b.distinctWrites = r.writes
 
 	floor := time.Duration(float64(n) / b.o.loginQPS * float64(time.Second))
 	limit := time.Duration(float64(floor) * maxReadyRatio)
@@ -129,17 +175,11 @@ func (b *bench) scenarioShared(ctx context.Context) error {
 		return err
 	}
 	created := time.Since(start)
-	readyAt, waitErr := b.tracker.waitReady(ctx, nsShared, n, b.o.readyTimeout, b.mgr)
-	if waitErr != nil && !errors.Is(waitErr, errNotReady) {
-		return waitErr
-	}
-	if err := sleep(ctx, b.o.settle); err != nil {
-		return err
-	}
-	writes, calls, err := b.closeWindow(ctx, win)
+	r, err := b.waitReadyAndClose(ctx, win, nsShared, n, b.mgr)
 	if err != nil {
 		return err
 	}
+	readyAt, waitErr, writes, calls := r.readyAt, r.waitErr, r.writes, r.calls
 
 	s.check("logins made", float64(calls.logins), "", count(calls.logins), "= "+count(logins), calls.logins == logins)
 	if waitErr != nil {
@@ -178,17 +218,12 @@ func (b *bench) scenarioQuiet(ctx context.Context) error {
 	if err := sleep(ctx, b.o.quiet); err != nil {
 		return err
 	}
-	after, err := b.mgr.scrape(ctx)
+	w, err := b.scrapeAndClose(ctx, win, b.mgr)
 	if err != nil {
 		return err
 	}
-	writes, calls, err := b.closeWindow(ctx, win)
-	if err != nil {
-		return err
-	}
-	secretWrites := writes.count(resourceSecrets, anySubresource)
-	crWrites := writes.count(resourceCredentials, anySubresource)
-	recs := int(reconciles(after) - reconciles(before))
+	writes, calls, secretWrites, crWrites := w.writes, w.calls, w.secretWrites, w.crWrites
+	recs := int(reconciles(w.metrics) - reconciles(before))
 
 	s.check("VoIPBIN calls", float64(calls.total), "", count(calls.total), "0", calls.total == 0)
 	s.check("Secret writes", float64(secretWrites), "", withDetail(secretWrites, writes.describe(resourceSecrets)), "0",
@@ -229,17 +264,12 @@ func (b *bench) scenarioRestart(ctx context.Context) error {
 	if err := sleep(ctx, time.Until(mgr.startedAt.Add(b.o.restartWindow))); err != nil {
 		return err
 	}
-	m, err := mgr.scrape(ctx)
+	w, err := b.scrapeAndClose(ctx, win, mgr)
 	if err != nil {
 		return err
 	}
-	writes, calls, err := b.closeWindow(ctx, win)
-	if err != nil {
-		return err
-	}
-	secretWrites := writes.count(resourceSecrets, anySubresource)
-	crWrites := writes.count(resourceCredentials, anySubresource)
-	recs := int(reconciles(m))
+	writes, calls, secretWrites, crWrites := w.writes, w.calls, w.secretWrites, w.crWrites
+	recs := int(reconciles(w.metrics))
 
 	s.check(fmt.Sprintf("logins in the %s after the start", b.o.restartWindow), float64(calls.logins), "",
 		count(calls.logins), "0", calls.logins == 0)

@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/voipbin/credential-operator/internal/voipbin"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // The two API paths the operator calls.
@@ -225,11 +224,12 @@ func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
-// standIn is the VoIPBIN stand-in served on a real loopback listener.
+// standIn is the VoIPBIN stand-in served on a real loopback listener, behind
+// the recorder.
 type standIn struct {
 	api *voipbintest.Server
 	rec *recorder
-	srv *http.Server
+	srv *harness.StandIn
 	url string
 }
 
@@ -237,20 +237,14 @@ type standIn struct {
 func startStandIn(lifetime time.Duration, onToken func(string)) (*standIn, error) {
 	api := voipbintest.New(voipbintest.WithTokenLifetime(lifetime))
 	rec := newRecorder(api.Handler(), onToken)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := harness.ServeStandIn(rec)
 	if err != nil {
-		return nil, fmt.Errorf("listening for the stand-in: %w", err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: rec, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return &standIn{api: api, rec: rec, srv: srv, url: "http://" + ln.Addr().String()}, nil
+	return &standIn{api: api, rec: rec, srv: srv, url: srv.URL}, nil
 }
 
-func (s *standIn) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.srv.Shutdown(ctx)
-}
+func (s *standIn) stop() { _ = s.srv.Close() }
 
 // tokenExpire returns the expire claim of a JWT, or the zero time when it has
 // none (a hand-edited value).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,17 +11,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
-	"github.com/voipbin/credential-operator/internal/testenv"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // Namespaces of the benchmark's objects.
@@ -47,14 +40,13 @@ type bench struct {
 	rep *report
 	out console
 
-	crds, assets, managerBin, dir string
-	kubeconfig, logPath           string
+	root, managerBin, dir string
+	kubeconfig, logPath   string
 
 	api       *voipbintest.Server
 	apiURL    string
-	apiSrv    *http.Server
-	env       *envtest.Environment
-	cfg       *rest.Config
+	standIn   *harness.StandIn
+	cp        *harness.ControlPlane
 	c         client.Client
 	kube      kubernetes.Interface
 	tracker   *readyTracker
@@ -73,14 +65,9 @@ func newBench(o options, rep *report, out console) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	assets, err := testenv.AssetsDir()
-	if err != nil {
-		return nil, err
-	}
 	b := &bench{
 		o: o, rep: rep, out: out,
-		crds:       filepath.Join(root, "config", "crd", "bases"),
-		assets:     assets,
+		root:       root,
 		managerBin: resolve(root, o.manager),
 		dir:        resolve(root, o.dir),
 	}
@@ -90,7 +77,6 @@ func newBench(o options, rep *report, out console) (*bench, error) {
 	if err := os.MkdirAll(b.dir, 0o700); err != nil {
 		return nil, err
 	}
-	b.kubeconfig = filepath.Join(b.dir, "kubeconfig")
 	b.logPath = filepath.Join(b.dir, "manager.log")
 	return b, nil
 }
@@ -112,23 +98,22 @@ func (b *bench) start(ctx context.Context) error {
 	b.out.printf("VoIPBIN stand-in on %s, rate limits on (/auth/* 10/s burst 20 per client IP)", b.apiURL)
 
 	started := time.Now()
-	b.env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{b.crds},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: b.assets,
-	}
-	cfg, err := b.env.Start()
+	// The manager gets an admin kubeconfig: the operator's RBAC is not what
+	// this measures.
+	cp, err := harness.StartControlPlane(harness.ControlPlaneOptions{Dir: b.dir, Root: b.root,
+		QPS: benchClientQPS, Burst: benchClientBurst})
 	if err != nil {
-		return fmt.Errorf("starting the control plane from %s: %w", b.assets, err)
-	}
-	b.cfg = cfg
-	if err := b.connect(); err != nil {
 		return err
 	}
-	b.out.printf("control plane %s (kube-apiserver %s) up in %s", cfg.Host, b.apiServerVersion,
+	b.cp, b.c, b.kube, b.kubeconfig = cp, cp.Client, cp.Clientset, cp.Kubeconfig
+	if v, err := b.kube.Discovery().ServerVersion(); err == nil {
+		b.apiServerVersion = v.GitVersion
+	}
+	b.out.printf("control plane %s (kube-apiserver %s) up in %s", cp.Config.Host, b.apiServerVersion,
 		time.Since(started).Round(100*time.Millisecond))
 
-	log, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	// The manager appends its output too (O_APPEND: our headers go to the end).
+	log, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -146,54 +131,19 @@ func (b *bench) start(ctx context.Context) error {
 
 	trackCtx, cancel := context.WithCancel(context.Background())
 	b.stopTrack = cancel
-	b.tracker, err = startReadyTracker(trackCtx, ctx, b.cfg, b.c.Scheme(), []string{nsDistinct, nsShared})
+	b.tracker, err = startReadyTracker(trackCtx, ctx, b.cp.Config, b.c.Scheme(), []string{nsDistinct, nsShared})
 	return err
-}
-
-// connect makes the clients and the manager's kubeconfig (a system:masters
-// user, as the operator's RBAC is not what this measures).
-func (b *bench) connect() error {
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-	cfg := rest.CopyConfig(b.cfg)
-	cfg.QPS, cfg.Burst = benchClientQPS, benchClientBurst
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
-	b.c = c
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	b.kube = kube
-	if v, err := kube.Discovery().ServerVersion(); err == nil {
-		b.apiServerVersion = v.GitVersion
-	}
-
-	user, err := b.env.ControlPlane.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("adding the manager's user: %w", err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(b.kubeconfig, kubeconfig, 0o600)
 }
 
 // startStandIn serves the stand-in on a free loopback port with VoIPBIN's rate
 // limits switched on.
 func (b *bench) startStandIn() error {
 	b.api = voipbintest.New(voipbintest.WithRateLimits(true))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	standIn, err := harness.ServeStandIn(b.api.Handler())
 	if err != nil {
-		return fmt.Errorf("listening for the stand-in: %w", err)
+		return err
 	}
-	b.apiSrv = &http.Server{Handler: b.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = b.apiSrv.Serve(ln) }()
-	b.apiURL = "http://" + ln.Addr().String()
+	b.standIn, b.apiURL = standIn, standIn.URL
 	return nil
 }
 
@@ -210,20 +160,18 @@ func (b *bench) close() error {
 	if b.stopTrack != nil {
 		b.stopTrack()
 	}
-	if b.env != nil {
-		if err := b.env.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("stopping the control plane: %w", err))
-		}
+	if err := b.cp.Stop(); err != nil {
+		errs = append(errs, fmt.Errorf("stopping the control plane: %w", err))
 	}
-	if b.apiSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = b.apiSrv.Shutdown(ctx)
-		cancel()
+	if b.standIn != nil {
+		_ = b.standIn.Close()
 	}
 	if b.log != nil {
 		_ = b.log.Close()
 	}
-	_ = os.Remove(b.kubeconfig)
+	if b.kubeconfig != "" {
+		_ = os.Remove(b.kubeconfig)
+	}
 	b.out.printf("stopped the manager, the control plane and the stand-in; the manager's log is %s", b.logPath)
 	return errors.Join(errs...)
 }

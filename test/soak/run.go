@@ -2,27 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/klog/v2"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // Options are the soak's settings (its flags).
@@ -88,6 +83,41 @@ func ShortOptions() Options {
 	return o
 }
 
+// addFlags binds o's settings to flags of fs, o's values their defaults.
+func (o *Options) addFlags(fs *flag.FlagSet) {
+	fs.Int64Var(&o.Seed, "seed", o.Seed, "Seed of the fault plan: the same seed and sizes replay the same plan.")
+	fs.IntVar(&o.CRs, "crs", o.CRs, "VoipbinCredentials created at the start (each with its own VoIPBIN agent).")
+	fs.IntVar(&o.AccessKeyEvery, "accesskey-every", o.AccessKeyEvery, "Every n-th CR also validates an accesskey (0: none).")
+	for _, d := range []struct {
+		value       *time.Duration
+		name, usage string
+	}{
+		{&o.Duration, "duration", "How long faults are injected."},
+		{&o.TokenLifetime, "token-lifetime", "Lifetime of the tokens the stand-in issues."},
+		{&o.APITimeout, "api-timeout", "The managers' --api-timeout; injected hangs last a second longer."},
+		{&o.FaultInterval, "fault-interval", "Mean time between two API faults."},
+		{&o.ClusterInterval, "cluster-interval", "Mean time between two cluster changes (passwords, hand edits, CRs created and deleted)."},
+		{&o.ProcessInterval, "process-interval", "Mean time between two manager actions (hand-overs, restarts)."},
+		{&o.ReadyBound, "ready-bound", "Every CR must be Ready this long after the faults stop."},
+		{&o.Tail, "tail", "How long to keep watching, with no faults, once every CR is Ready again."},
+	} {
+		fs.DurationVar(d.value, d.name, *d.value, d.usage)
+	}
+	fs.Float64Var(&o.LoginQPS, "login-qps", o.LoginQPS, "The managers' --login-qps.")
+	fs.IntVar(&o.LoginBurst, "login-burst", o.LoginBurst, "The managers' --login-burst.")
+	fs.StringVar(&o.Root, "root", o.Root, "The repository root (config/crd/bases is read from it).")
+	fs.StringVar(&o.Dir, "dir", o.Dir, "Folder for the kubeconfig, the managers' logs and report.txt.")
+	fs.StringVar(&o.Manager, "manager", o.Manager, "The manager binary (make soak builds it as make build does).")
+	fs.Func("show", "Comma-separated `names` of CRs whose whole time line the report prints, failing or not.", func(v string) error {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				o.Show = append(o.Show, name)
+			}
+		}
+		return nil
+	})
+}
+
 // Timing of the soak itself.
 const (
 	// expiryGrace is how long past its expiry a stored token is tolerated
@@ -109,7 +139,7 @@ type soak struct {
 	si    *standIn
 	m     *managers
 	mon   *monitor
-	leaks *leakScanner
+	leaks *leakLedger
 	edits int // hand edits so far (cluster lane only)
 
 	canary string
@@ -130,8 +160,7 @@ type soak struct {
 // not run (not that an invariant failed: see Report.Failed).
 func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
 	// The soak talks on o.Out; library logs would only clutter it.
-	ctrllog.SetLogger(logr.Discard())
-	klog.SetLogger(logr.Discard())
+	harness.QuietLibraryLogs()
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -139,7 +168,7 @@ func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
 	for _, f := range old {
 		_ = os.Remove(f)
 	}
-	s := &soak{o: o, j: newJournal(o.Out), leaks: newLeakScanner()}
+	s := &soak{o: o, j: newJournal(o.Out), leaks: newLeakLedger()}
 	s.j.logf("soak: seed %d, %s of faults, %d CRs (every %dth with an accesskey), tokens live %s; logs in %s",
 		o.Seed, o.Duration, o.CRs, o.AccessKeyEvery, o.TokenLifetime, o.Dir)
 
@@ -161,11 +190,11 @@ func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
 		binary: o.Manager, kubeconfig: s.k.kubeconfig, apiURL: s.si.url, dir: o.Dir,
 		apiTimeout: o.APITimeout, leaseDuration: leaseDuration, renewDeadline: renewDeadline, retryPeriod: retryPeriod,
 		loginQPS: o.LoginQPS, loginBurst: o.LoginBurst,
-	}, s.j, s.k.cs, func(b []byte) { s.leaks.scan(srcMetrics, b) })
+	}, s.j, s.k.cs, func(b []byte) { s.leaks.scan(srcMetrics, string(b)) })
 	if err != nil {
 		return nil, err
 	}
-	s.mon = newMonitor(s.j, s.k.cs, s.k.c, expiryGrace, func(b []byte) { s.leaks.scan(srcStatus, b) })
+	s.mon = newMonitor(s.j, s.k.cs, s.k.c, expiryGrace, func(b []byte) { s.leaks.scan(srcStatus, string(b)) })
 
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
@@ -218,7 +247,7 @@ func (s *soak) setUp(ctx context.Context) error {
 	if _, err := s.m.waitLeader(ctx, time.Minute); err != nil {
 		return err
 	}
-	s.canary = "canary-" + randomString(16)
+	s.canary = "canary-" + harness.RandomString(16)
 	s.leaks.addControl("canary CR name", s.canary)
 	crs := []*crInfo{s.newCR(-1, true)}
 	for i := range s.o.CRs {
@@ -262,7 +291,7 @@ func (s *soak) newCR(i int, canary bool) *crInfo {
 
 // newPassword returns a fresh random password, known to the leak scans.
 func (s *soak) newPassword() string {
-	pw := "pw-" + randomString(24)
+	pw := "pw-" + harness.RandomString(24)
 	s.leaks.add("password", pw)
 	return pw
 }
@@ -415,56 +444,12 @@ func (s *soak) scanForLeaks(ctx context.Context) error {
 			return fmt.Errorf("scanning %s: %w", path, err)
 		}
 	}
-	events, err := s.eventsText(ctx)
+	cluster, err := harness.ReadClusterText(ctx, s.k.c, crNamespace)
 	if err != nil {
 		return err
 	}
-	s.leaks.scan(srcEvents, events)
-	list := &v1alpha1.VoipbinCredentialList{}
-	if err := s.k.c.List(ctx, list, client.InNamespace(crNamespace)); err != nil {
-		return err
-	}
-	text, err := json.Marshal(list)
-	if err != nil {
-		return err
-	}
-	s.leaks.scan(srcStatus, text)
+	s.eventCount = cluster.EventCount
+	s.leaks.scan(srcEvents, cluster.Events)
+	s.leaks.scan(srcStatus, cluster.Credentials)
 	return nil
-}
-
-// errNoLog is returned when there is no manager log to sample.
-var errNoLog = errors.New("no manager log to sample")
-
-// logSample returns the start of the first manager log, for the synthetic
-// control and the verbosity check.
-func (s *soak) logSample() ([]byte, error) {
-	logs := s.m.allLogs()
-	if len(logs) == 0 {
-		return nil, errNoLog
-	}
-	f, err := os.Open(logs[0])
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	return io.ReadAll(io.LimitReader(f, 4<<20))
-}
-
-// eventsText returns every event of the CRs' namespace, both APIs, as JSON.
-func (s *soak) eventsText(ctx context.Context) ([]byte, error) {
-	core := &corev1.EventList{}
-	evs := &eventsv1.EventList{}
-	var out []byte
-	for _, l := range []client.ObjectList{core, evs} {
-		if err := s.k.c.List(ctx, l, client.InNamespace(crNamespace)); err != nil {
-			return nil, fmt.Errorf("listing events: %w", err)
-		}
-		b, err := json.Marshal(l)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b...)
-	}
-	s.eventCount = len(core.Items) + len(evs.Items)
-	return out, nil
 }

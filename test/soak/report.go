@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // invariantNames are the one-line statements of the invariants.
@@ -38,12 +38,6 @@ func (r *Report) Failed() bool { return len(r.violations) > 0 }
 func (r *Report) String() string { return r.text }
 
 func (r *Report) print(w io.Writer) { _, _ = io.WriteString(w, r.text) }
-
-// fingerprint names a secret without revealing it.
-func fingerprint(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:4])
-}
 
 // evaluate runs the end-of-run checks and writes the report.
 func (s *soak) evaluate() *Report {
@@ -203,7 +197,7 @@ func (s *soak) leakChecks() leakResult {
 	}
 	if sample, err := s.logSample(); err != nil {
 		s.j.violate(4, s.end, "", "positive control failed: %v", err)
-	} else if err := syntheticControl(sample); err != nil {
+	} else if err := sampleControl(sample); err != nil {
 		s.j.violate(4, s.end, "", "positive control failed: %v", err)
 	} else {
 		s.syntheticOK = true
@@ -331,7 +325,7 @@ func (s *soak) callEntries(add func(time.Time, string, ...any), calls []call) {
 		}
 		if c.Token != "" {
 			add(c.Start, "%s %s in %.2fs: token %s, expires %s", what, c.Outcome, c.End.Sub(c.Start).Seconds(),
-				fingerprint(c.Token), s.j.rel(c.Expire))
+				harness.Fingerprint(c.Token), s.j.rel(c.Expire))
 		} else {
 			add(c.Start, "%s %s (HTTP %d) in %.2fs", what, c.Outcome, c.Status, c.End.Sub(c.Start).Seconds())
 		}
@@ -347,7 +341,7 @@ func (s *soak) writeEntries(add func(time.Time, string, ...any), writes []secret
 		case w.BySoak:
 			add(w.Time, "Secret edited by the soak")
 		case w.HasToken:
-			add(w.Time, "Secret written: token %s, expires %s (expiresAt %s), accesskey %v", fingerprint(w.token),
+			add(w.Time, "Secret written: token %s, expires %s (expiresAt %s), accesskey %v", harness.Fingerprint(w.token),
 				s.j.rel(w.Expire), w.ExpiresAtKey, w.HasKey)
 		default:
 			add(w.Time, "Secret written without a token, accesskey %v", w.HasKey)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"time"
+
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // evaluate runs the end-of-run checks for every CR.
@@ -149,7 +151,7 @@ func (a *analysis) checkRenewals(v *crView) {
 		a.inv[6].checks++
 		lostWithManager := a.processEventNear(s.Start.Add(-time.Second), s.End.Add(3*time.Second))
 		if !v.stored[s.Token] && !lostWithManager && s.End.Add(deletedSlack).Before(v.spanEnd) {
-			j.violate(6, s.Start, name, "the token of the login at %s (%s) never reached the Secret", j.rel(s.Start), fingerprint(s.Token))
+			j.violate(6, s.Start, name, "the token of the login at %s (%s) never reached the Secret", j.rel(s.Start), harness.Fingerprint(s.Token))
 		}
 		if i+1 < len(ok) {
 			nx := ok[i+1]

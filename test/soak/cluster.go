@@ -3,23 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
-	"github.com/voipbin/credential-operator/internal/testenv"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // Namespaces of the soak: the VoipbinCredentials and their Secrets, and the
@@ -27,65 +20,31 @@ import (
 const (
 	crNamespace    = "soak"
 	leaseNamespace = "soak-system"
-	// leaseName is the manager's LeaderElectionID (main.go).
-	leaseName = "voipbin-credential-operator.credentials.voipbin.net"
 	// adminFieldManager is the field manager of the soak's hand edits.
 	adminFieldManager = "soak-admin"
 )
 
-// cluster is the local control plane: the envtest kube-apiserver and etcd with
-// the CRDs installed, a kubeconfig for the managers, and the soak's clients.
+// cluster is the local control plane (test/harness: the envtest kube-apiserver
+// and etcd with the CRDs, a kubeconfig for the managers) and the soak's clients.
 type cluster struct {
-	env        *envtest.Environment
-	cfg        *rest.Config
+	cp         *harness.ControlPlane
 	c          client.Client
 	cs         kubernetes.Interface
 	kubeconfig string
 }
 
-func newScheme() *runtime.Scheme {
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-	return scheme
-}
-
-// startCluster starts the control plane with the CRDs of root and writes a
-// cluster-admin kubeconfig into dir. Call stop when done, also on error.
+// startCluster starts the control plane with the CRDs of root, writes a
+// cluster-admin kubeconfig into dir and creates the soak's namespaces. Call
+// stop when done, also on error.
 func startCluster(root, dir string) (*cluster, error) {
-	assets, err := testenv.AssetsDir()
+	cp, err := harness.StartControlPlane(harness.ControlPlaneOptions{Dir: dir, Root: root,
+		// The soak's own clients are fast: the control plane is local and the
+		// soak lists and watches a few hundred objects every second.
+		QPS: 200, Burst: 400})
 	if err != nil {
 		return nil, err
 	}
-	k := &cluster{env: &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}}
-	if k.cfg, err = k.env.Start(); err != nil {
-		return k, fmt.Errorf("starting the control plane from %s: %w", assets, err)
-	}
-	// The soak's own clients are fast: the control plane is local and the soak
-	// lists and watches a few hundred objects every second.
-	k.cfg.QPS, k.cfg.Burst = 200, 400
-	if k.c, err = client.New(k.cfg, client.Options{Scheme: newScheme()}); err != nil {
-		return k, err
-	}
-	if k.cs, err = kubernetes.NewForConfig(k.cfg); err != nil {
-		return k, err
-	}
-	user, err := k.env.ControlPlane.AddUser(envtest.User{Name: "soak", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return k, fmt.Errorf("adding the soak user: %w", err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return k, err
-	}
-	k.kubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(k.kubeconfig, kubeconfig, 0o600); err != nil {
-		return k, err
-	}
+	k := &cluster{cp: cp, c: cp.Client, cs: cp.Clientset, kubeconfig: cp.Kubeconfig}
 	ctx := context.Background()
 	for _, ns := range []string{crNamespace, leaseNamespace} {
 		if err := k.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -96,10 +55,10 @@ func startCluster(root, dir string) (*cluster, error) {
 }
 
 func (k *cluster) stop() error {
-	if k == nil || k.env == nil {
+	if k == nil {
 		return nil
 	}
-	return k.env.Stop()
+	return k.cp.Stop()
 }
 
 // createCredential creates the input Secrets and the VoipbinCredential of cr.

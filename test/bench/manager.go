@@ -5,85 +5,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/voipbin/credential-operator/test/harness"
 )
+
+// managerProcess is the manager binary running as a child process
+// (test/harness), its output appended to the benchmark's manager log.
+type managerProcess struct {
+	m          *harness.Manager
+	metricsURL string
+	// startedAt is when the process was started: the benchmark's times count
+	// the manager's own start-up.
+	startedAt time.Time
+	http      *http.Client
+}
 
 const (
 	// managerStopTimeout is how long the manager gets to exit after SIGTERM
 	// before it is killed: without leader election it stops within a second.
 	managerStopTimeout = 30 * time.Second
-	// managerStartTimeout bounds the wait for the manager's metrics endpoint.
+	// managerStartTimeout bounds the wait for the manager's readiness probe, and
+	// then the one for its metrics endpoint.
 	managerStartTimeout = 30 * time.Second
 	// scrapeTimeout bounds one scrape of the manager's metrics.
 	scrapeTimeout = 10 * time.Second
 )
 
-// managerProcess is the manager binary running as a child process, in its own
-// process group, with its output appended to the benchmark's manager log.
-type managerProcess struct {
-	cmd        *exec.Cmd
-	metricsURL string
-	startedAt  time.Time
-	// exited is closed when the process has exited; err is then its exit error.
-	exited chan struct{}
-	err    error
-	http   *http.Client
-}
-
 // startManager starts the manager against the control plane and the stand-in
-// and waits until its metrics endpoint answers. startedAt is taken just before
-// the process starts: the benchmark's times count the manager's own start-up.
+// and waits until its metrics endpoint answers.
 func (b *bench) startManager(ctx context.Context) (*managerProcess, error) {
-	metricsAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	probeAddr, err := freeLoopbackAddr()
+	metricsAddr, err := harness.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
 	b.starts++
 	_, _ = fmt.Fprintf(b.log, "\n=== bench: manager start #%d at %s ===\n", b.starts, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(b.managerBin,
-		"--kubeconfig="+b.kubeconfig,
-		"--leader-elect=false",
-		"--login-qps="+strconv.FormatFloat(b.o.loginQPS, 'f', -1, 64),
-		"--login-burst="+strconv.Itoa(b.o.loginBurst),
-		"--max-concurrent-reconciles="+strconv.Itoa(b.o.maxConcurrent),
-		"--metrics-bind-address="+metricsAddr,
-		"--metrics-secure=false",
-		"--health-probe-bind-address="+probeAddr,
-		"--allowed-api-urls="+b.apiURL,
-	)
-	cmd.Stdout, cmd.Stderr = b.log, b.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Its own group: a Ctrl-C in the terminal reaches the benchmark only,
-		// which stops the manager before the API server it talks to.
-		Setpgid: true,
-		// If the benchmark dies without cleaning up (SIGKILL), the manager goes too.
-		Pdeathsig: syscall.SIGTERM,
+	mgr, err := harness.StartManager(harness.ManagerOptions{
+		Binary: b.managerBin, Kubeconfig: b.kubeconfig,
+		AllowedAPIURLs: []string{b.apiURL},
+		Args: []string{
+			"--login-qps=" + strconv.FormatFloat(b.o.loginQPS, 'f', -1, 64),
+			"--login-burst=" + strconv.Itoa(b.o.loginBurst),
+			"--max-concurrent-reconciles=" + strconv.Itoa(b.o.maxConcurrent),
+			"--metrics-bind-address=" + metricsAddr,
+			"--metrics-secure=false",
+			// The manager as it runs in production, at its default verbosity, not
+			// the harness's highest: logging every step would be measured too.
+			"--zap-log-level=info",
+		},
+		LogPath:      b.logPath,
+		StartTimeout: managerStartTimeout,
+		StopTimeout:  managerStopTimeout,
+	})
+	if err != nil {
+		return nil, err
 	}
-	p := &managerProcess{
-		cmd:        cmd,
-		metricsURL: "http://" + metricsAddr + "/metrics",
-		exited:     make(chan struct{}),
-		http:       &http.Client{Timeout: scrapeTimeout},
-	}
-	p.startedAt = time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the manager: %w", err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
+	p := &managerProcess{m: mgr, metricsURL: "http://" + metricsAddr + "/metrics", startedAt: mgr.Started(),
+		http: &http.Client{Timeout: scrapeTimeout}}
 	b.mgr = p
 	if err := p.waitMetrics(ctx); err != nil {
 		return nil, err
@@ -104,40 +87,22 @@ func (p *managerProcess) waitMetrics(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-p.exited:
+		case <-p.m.Exited():
 			return p.exitError()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func (p *managerProcess) pid() int { return p.cmd.Process.Pid }
-
 // exitError describes an unexpected exit of the manager.
 func (p *managerProcess) exitError() error {
-	return fmt.Errorf("the manager exited unexpectedly (%v); see its log", p.err)
+	return fmt.Errorf("the manager exited unexpectedly (%v); see its log %s", p.m.Err(), p.m.LogPath())
 }
 
-// stop sends SIGTERM to the manager's process group and waits for it to exit;
-// after managerStopTimeout it kills the group. It returns how long the manager
-// took to stop, and an error when it had to be killed or exited with an error.
-func (p *managerProcess) stop() (time.Duration, error) {
-	start := time.Now()
-	select {
-	case <-p.exited:
-		return 0, p.err
-	default:
-	}
-	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return time.Since(start), p.err
-	case <-time.After(managerStopTimeout):
-	}
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-	<-p.exited
-	return time.Since(start), fmt.Errorf("the manager did not stop within %s of SIGTERM and was killed", managerStopTimeout)
-}
+// stop stops the manager gracefully (SIGTERM; killed after
+// managerStopTimeout) and returns how long it took, and an error when it had to
+// be killed or exited with an error.
+func (p *managerProcess) stop() (time.Duration, error) { return p.m.Stop() }
 
 // scrape fetches the manager's metrics.
 func (p *managerProcess) scrape(ctx context.Context) (metricSet, error) {
@@ -187,7 +152,7 @@ func (p *managerProcess) waitSettled(ctx context.Context, crs int, timeout time.
 		select {
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
-		case <-p.exited:
+		case <-p.m.Exited():
 			return time.Time{}, p.exitError()
 		case <-time.After(500 * time.Millisecond):
 		}
@@ -196,7 +161,7 @@ func (p *managerProcess) waitSettled(ctx context.Context, crs int, timeout time.
 
 // rssBytes returns the manager's resident set size from /proc/<pid>/status.
 func (p *managerProcess) rssBytes() (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.pid()))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.m.Pid()))
 	if err != nil {
 		return 0, err
 	}
@@ -212,15 +177,4 @@ func (p *managerProcess) rssBytes() (float64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS in /proc/<pid>/status")
-}
-
-// freeLoopbackAddr returns a loopback address with a port that was free a
-// moment ago (other benchmarks, demos and tests may run on the same machine).
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
 }

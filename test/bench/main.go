@@ -18,14 +18,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	"k8s.io/klog/v2"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // options are the benchmark's flags.
@@ -109,10 +105,8 @@ func main() {
 		os.Exit(2)
 	}
 	// The benchmark talks on stdout; library logs would only clutter it.
-	ctrllog.SetLogger(logr.Discard())
-	klog.SetLogger(logr.Discard())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	harness.QuietLibraryLogs()
+	ctx, stop := harness.InterruptContext()
 	rep := newReport(o, strings.Join(os.Args, " "))
 	err := run(ctx, o, rep, console{w: os.Stdout})
 	stop()

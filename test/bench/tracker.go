@@ -116,7 +116,7 @@ func (t *readyTracker) waitReady(ctx context.Context, ns string, n int, timeout 
 		case <-changed:
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
-		case <-mgr.exited:
+		case <-mgr.m.Exited():
 			return time.Time{}, mgr.exitError()
 		case <-deadline.C:
 			return time.Time{}, fmt.Errorf("%w: %d of %d in %s after %s", errNotReady, count, n, ns, timeout)

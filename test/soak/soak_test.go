@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/voipbin/credential-operator/test/harness"
 )
 
 // TestShortSoak is the soak's short version, run by make test: 30 CRs for 60
@@ -21,15 +21,11 @@ func TestShortSoak(t *testing.T) {
 		t.Skip("builds the manager, starts a control plane and runs for about two minutes")
 	}
 	start := time.Now()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	// As make build builds it.
+	t.Setenv("CGO_ENABLED", "0")
+	bin, err := harness.BuildManager(t.TempDir(), "-trimpath")
 	if err != nil {
 		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "manager")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the manager: %v\n%s", err, out)
 	}
 	// Kept when the test fails: the managers' logs and the report.
 	dir, err := os.MkdirTemp("", "soak-short-")
@@ -41,7 +37,7 @@ func TestShortSoak(t *testing.T) {
 	if seed, err := strconv.ParseInt(os.Getenv("SOAK_SEED"), 10, 64); err == nil {
 		o.Seed = seed
 	}
-	o.Root, o.Dir, o.Manager = root, dir, bin
+	o.Root, o.Dir, o.Manager = harness.RepoRoot(), dir, bin
 	var out bytes.Buffer
 	o.Out = &out
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
