@@ -1,5 +1,8 @@
+# RELEASE_VERSION is the version config/ and the chart pin (file VERSION): the image
+# tag of the installer and the chart's appVersion. A test checks that they agree.
+RELEASE_VERSION := $(shell cat VERSION)
 # Image URL to use for all building/pushing image targets.
-IMG ?= ghcr.io/voipbin/credential-operator:latest
+IMG ?= ghcr.io/voipbin/credential-operator:$(RELEASE_VERSION)
 # VERSION is stamped into the binary (User-Agent, --version).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -24,8 +27,9 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers.
+manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers, and copy them into the chart.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods.
@@ -41,9 +45,9 @@ vet: ## Run go vet against code.
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail if generated files differ from what is committed.
-	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- api config; then \
+	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- api config charts; then \
 		echo "generated files are out of date; run 'make manifests generate' and commit:"; \
-		git --no-pager diff --stat -- api config; exit 1; fi
+		git --no-pager diff --stat -- api config charts; exit 1; fi
 
 .PHONY: envtest
 envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source if missing.
@@ -170,10 +174,17 @@ $(LOCALBIN):
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+KUBE_SCORE ?= $(LOCALBIN)/kube-score
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# Helm and kube-score are built from the Go module proxy like the tools above, so
+# make test needs no download site: helm lints and renders the chart, kube-score
+# scores the chart and the installer.
+HELM_VERSION ?= v4.3.2
+KUBE_SCORE_VERSION ?= v1.20.0
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/ if missing.
@@ -189,6 +200,16 @@ $(KUSTOMIZE): $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/ if missing.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Install helm into bin/ if missing.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
+
+.PHONY: kube-score
+kube-score: $(KUBE_SCORE) ## Install kube-score into bin/ if missing.
+$(KUBE_SCORE): $(LOCALBIN)
+	$(call go-install-tool,$(KUBE_SCORE),github.com/zegl/kube-score/cmd/kube-score,$(KUBE_SCORE_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary
