@@ -54,7 +54,7 @@ envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source i
 	@hack/envtest.sh >/dev/null
 
 .PHONY: test
-test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz seeds, envtest) with the race detector.
+test: verify-generated fmt vet envtest kustomize helm kube-score chart-lint ## Run every test (unit, fuzz seeds, envtest) with the race detector.
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
 
 # UNIT_EXCLUDE matches the packages whose tests need a control plane (envtest)
@@ -64,6 +64,10 @@ test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz s
 # builds the manager skips itself under -short (the demo, the short soak).
 MODULE := github.com/voipbin/credential-operator
 UNIT_EXCLUDE := ^$(MODULE)$$|^$(MODULE)/(api/v1alpha1|internal/controller|test)(/|$$)
+
+.PHONY: chart-lint
+chart-lint: helm ## helm lint the chart (test/chart also compares it with config/ and scores it with kube-score).
+	"$(HELM)" lint --strict charts/voipbin-credential-operator
 
 .PHONY: test-unit
 test-unit: fmt vet ## The fast loop (under a minute once compiled, no control plane): go test -short -race minus the envtest packages.
