@@ -78,7 +78,7 @@ func TestKubeScore(t *testing.T) {
 		"chart namespaced, monitoring on": helmTemplateFile(t, "--set", "watchNamespaces={apps,billing}",
 			"--set", "metrics.tls.certManager.enabled=true", "--set", "serviceMonitor.enabled=true",
 			"--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"),
-		"dist/install.yaml":  installer,
+		"dist/install.yaml": installer,
 		"config/namespaced": writeTemp(t, "namespaced.yaml", namespaced),
 	} {
 		t.Run(name, func(t *testing.T) {
