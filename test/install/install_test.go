@@ -206,9 +206,9 @@ var _ = Describe("the chart", Ordered, func() {
 			var crd apiextensionsv1.CustomResourceDefinition
 			Consistently(func() error { return k8s.Get(ctx, client.ObjectKey{Name: crdName}, &crd) }, "2s").Should(Succeed())
 			Expect(crd.DeletionTimestamp).To(BeNil())
-		var vbc v1alpha1.VoipbinCredential
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "apps", Name: reloaderCredential}, &vbc)).To(Succeed(),
-			"the credential of the namespaced spec outlives the chart")
+			var vbc v1alpha1.VoipbinCredential
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "apps", Name: reloaderCredential}, &vbc)).To(Succeed(),
+				"the credential of the namespaced spec outlives the chart")
 			var dep appsv1.Deployment
 			err := k8s.Get(ctx, client.ObjectKey{Namespace: "vco-defaults", Name: "voipbin-credential-operator-controller-manager"}, &dep)
 			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "control: the release's Deployment is gone: %v", err)
