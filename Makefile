@@ -30,6 +30,7 @@ help: ## Display this help.
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers, and copy them into the chart.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	hack/sync-chart.sh
+	hack/argocd-cm.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods.
