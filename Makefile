@@ -55,7 +55,7 @@ envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source i
 	@hack/envtest.sh >/dev/null
 
 .PHONY: test
-test: verify-generated fmt vet envtest kustomize helm kube-score chart-lint ## Run every test (unit, fuzz seeds, envtest) with the race detector.
+test: verify-generated fmt vet envtest kustomize helm kube-score promtool chart-lint ## Run every test (unit, fuzz seeds, envtest) with the race detector.
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
 
 # UNIT_EXCLUDE matches the packages whose tests need a control plane (envtest)
@@ -181,6 +181,7 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 HELM ?= $(LOCALBIN)/helm
 KUBE_SCORE ?= $(LOCALBIN)/kube-score
+PROMTOOL ?= $(LOCALBIN)/promtool
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
@@ -190,6 +191,9 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 # scores the chart and the installer.
 HELM_VERSION ?= v4.3.2
 KUBE_SCORE_VERSION ?= v1.20.0
+# promtool unit-tests the alert rules (test/chart). Prometheus v3 tags its Go module
+# v0.3xx: v0.316.0 is Prometheus 3.16.
+PROMTOOL_VERSION ?= v0.316.0
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/ if missing.
@@ -215,6 +219,11 @@ $(HELM): $(LOCALBIN)
 kube-score: $(KUBE_SCORE) ## Install kube-score into bin/ if missing.
 $(KUBE_SCORE): $(LOCALBIN)
 	$(call go-install-tool,$(KUBE_SCORE),github.com/zegl/kube-score/cmd/kube-score,$(KUBE_SCORE_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Install promtool into bin/ if missing.
+$(PROMTOOL): $(LOCALBIN)
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary
