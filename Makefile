@@ -104,9 +104,28 @@ docker-build: ## Build the manager image.
 docker-push: ## Push the manager image.
 	$(CONTAINER_TOOL) push ${IMG}
 
+# PLATFORMS are the platforms docker-buildx builds the image for.
+PLATFORMS ?= linux/amd64,linux/arm64
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the manager image for PLATFORMS (linux/amd64, linux/arm64) with docker buildx.
+	- $(CONTAINER_TOOL) buildx create --name voipbin-credential-operator-builder
+	$(CONTAINER_TOOL) buildx use voipbin-credential-operator-builder
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(VERSION) --tag ${IMG} .
+	- $(CONTAINER_TOOL) buildx rm voipbin-credential-operator-builder
+
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Write dist/install.yaml: namespace, CRD, RBAC, Deployment and metrics Service.
 	KUSTOMIZE="$(KUSTOMIZE)" hack/build-installer.sh "$(IMG)" dist/install.yaml
+
+# RELEASE_DIR is where make release writes the release's files.
+RELEASE_DIR ?= dist
+# IMAGE_REPOSITORY is the image without its tag; make release tags it VERSION.
+IMAGE_REPOSITORY ?= ghcr.io/voipbin/credential-operator
+
+.PHONY: release
+release: manifests generate kustomize helm ## Write dist/ for VERSION=v<semver>: install.yaml (image tag VERSION), crds.yaml, the packaged chart, SHA256SUMS.
+	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" hack/release.sh "$(VERSION)" "$(IMAGE_REPOSITORY)" "$(RELEASE_DIR)"
 
 ##@ Demo
 
