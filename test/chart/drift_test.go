@@ -142,6 +142,31 @@ func drift(in installs) []string {
 		differ("the metrics Service's port names and numbers", servicePorts(chartSvc), servicePorts(kustomizeSvc))
 	}
 
+	// Monitoring, where installed: the ServiceMonitor's endpoints (authorization,
+	// TLS verification), the alert rules, the metrics certificate and its issuer.
+	for _, m := range []struct {
+		kind string
+		path []string
+	}{
+		{"ServiceMonitor", []string{"spec", "endpoints"}},
+		{"PrometheusRule", []string{"spec"}},
+		{"Certificate", []string{"spec"}},
+		{"Issuer", []string{"spec"}},
+		{"Secret", []string{"metadata", "annotations"}},
+	} {
+		chartObjs, kustomizeObjs := manifests.OfKind(in.chart, m.kind), manifests.OfKind(in.kustomize, m.kind)
+		for _, c := range chartObjs {
+			k := manifests.Find(kustomizeObjs, m.kind, c.GetNamespace(), c.GetName())
+			if k == nil {
+				continue // reported by the kinds below, or by the names
+			}
+			cv, _, _ := unstructured.NestedFieldNoCopy(c.Object, m.path...)
+			kv, _, _ := unstructured.NestedFieldNoCopy(k.Object, m.path...)
+			differ(m.kind+" "+c.GetName()+"'s "+strings.Join(m.path, "."), cv, kv)
+		}
+		differ(m.kind+"s (names)", names(chartObjs), names(kustomizeObjs))
+	}
+
 	// Nothing more in one than in the other, but the Namespace: Helm installs into one.
 	differ("the kinds of objects", kinds(in.chart), kinds(without(in.kustomize, "Namespace")))
 	return diffs
@@ -211,6 +236,15 @@ func servicePorts(svc corev1.Service) []string {
 	return out
 }
 
+func names(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.GetNamespace()+"/"+o.GetName())
+	}
+	sort.Strings(out)
+	return out
+}
+
 func kinds(objs []*unstructured.Unstructured) []string {
 	var out []string
 	for _, o := range objs {
@@ -249,6 +283,20 @@ func TestNamespacedChartMatchesOverlay(t *testing.T) {
 	}
 }
 
+// TestMonitoringChartMatchesOverlay does the same with monitoring on: the chart with
+// the cert-manager certificate, the ServiceMonitor and the alert rules, and the
+// config/monitoring overlay.
+func TestMonitoringChartMatchesOverlay(t *testing.T) {
+	in := render(t, "config/monitoring", "--set", "metrics.tls.certManager.enabled=true",
+		"--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true")
+	for _, d := range drift(in) {
+		t.Error(d)
+	}
+	if len(manifests.OfKind(in.chart, "ServiceMonitor")) != 1 || len(manifests.OfKind(in.chart, "Certificate")) != 1 {
+		t.Error("the chart rendered no ServiceMonitor or no Certificate")
+	}
+}
+
 // TestDriftIsDetected is the control of the two tests above: a chart rendered with
 // values that change what matters is reported, one difference per change.
 func TestDriftIsDetected(t *testing.T) {
@@ -267,6 +315,19 @@ func TestDriftIsDetected(t *testing.T) {
 		"Roles (namespace/name)",
 		"ClusterRoleBindings",
 		"RoleBindings",
+	} {
+		if !slices.ContainsFunc(diffs, func(d string) bool { return strings.HasPrefix(d, want+" differs") }) {
+			t.Errorf("no difference reported for %s; reported:\n%s", want, strings.Join(diffs, "\n"))
+		}
+	}
+
+	// Monitoring: a ServiceMonitor scraping less often, a certificate living longer.
+	diffs = drift(render(t, "config/monitoring", "--set", "metrics.tls.certManager.enabled=true",
+		"--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true",
+		"--set", "serviceMonitor.interval=60s", "--set", "metrics.tls.certManager.duration=8760h"))
+	for _, want := range []string{
+		"ServiceMonitor " + manifests.Release + "-controller-manager-metrics-monitor's spec.endpoints",
+		"Certificate " + manifests.Release + "-metrics-cert's spec",
 	} {
 		if !slices.ContainsFunc(diffs, func(d string) bool { return strings.HasPrefix(d, want+" differs") }) {
 			t.Errorf("no difference reported for %s; reported:\n%s", want, strings.Join(diffs, "\n"))

@@ -72,6 +72,10 @@ func TestKubeScore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	monitoring, err := manifests.Run("kustomize", "build", manifests.Path("config/monitoring"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for name, file := range map[string]string{
 		"chart defaults": helmTemplateFile(t),
@@ -80,6 +84,7 @@ func TestKubeScore(t *testing.T) {
 			"--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"),
 		"dist/install.yaml": installer,
 		"config/namespaced": writeTemp(t, "namespaced.yaml", namespaced),
+		"config/monitoring": writeTemp(t, "monitoring.yaml", monitoring),
 	} {
 		t.Run(name, func(t *testing.T) {
 			critical, warning := kubeScore(t, file)
