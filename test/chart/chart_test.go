@@ -26,6 +26,7 @@ func TestHelmLint(t *testing.T) {
 		"defaults": nil,
 		"everything on": {"--set", "watchNamespaces={apps,billing}", "--set", "metrics.tls.certManager.enabled=true",
 			"--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"},
+		"every value set": {"-f", manifests.Path("test/chart/testdata/all-values.yaml")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if out, err := manifests.Run("helm", append([]string{"lint", "--strict", manifests.Path(manifests.ChartDir)}, args...)...); err != nil {

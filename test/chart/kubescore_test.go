@@ -82,9 +82,10 @@ func TestKubeScore(t *testing.T) {
 		"chart namespaced, monitoring on": helmTemplateFile(t, "--set", "watchNamespaces={apps,billing}",
 			"--set", "metrics.tls.certManager.enabled=true", "--set", "serviceMonitor.enabled=true",
 			"--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"),
-		"dist/install.yaml": installer,
-		"config/namespaced": writeTemp(t, "namespaced.yaml", namespaced),
-		"config/monitoring": writeTemp(t, "monitoring.yaml", monitoring),
+		"chart with every value set": helmTemplateFile(t, "-f", manifests.Path("test/chart/testdata/all-values.yaml")),
+		"dist/install.yaml":          installer,
+		"config/namespaced":          writeTemp(t, "namespaced.yaml", namespaced),
+		"config/monitoring":          writeTemp(t, "monitoring.yaml", monitoring),
 	} {
 		t.Run(name, func(t *testing.T) {
 			critical, warning := kubeScore(t, file)

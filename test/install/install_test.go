@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/test/manifests"
 )
 
 const crdName = "voipbincredentials.credentials.voipbin.net"
@@ -196,6 +198,34 @@ var _ = Describe("the chart", Ordered, func() {
 
 		It("works with nothing more than these permissions, and gives the Reloader sample its annotation", func() {
 			runNamespacedManager(namespace, manager, watched)
+		})
+	})
+
+	Describe("with every value set", Ordered, func() {
+		It("renders objects the API server accepts under strict validation, and a pod it admits", func() {
+			const namespace = "vco-allvalues"
+			createNamespace(namespace, true)
+			Expect(k8s.Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "voipbin-operators"},
+				Value: 1000000})).To(Succeed())
+			// Another name: the defaults' release holds the cluster-wide names.
+			objs, err := manifests.HelmTemplate(namespace, "-f", manifests.Path("test/chart/testdata/all-values.yaml"),
+				"--set", "crds.enabled=false", "--set", "fullnameOverride=vco-all")
+			Expect(err).NotTo(HaveOccurred())
+			var dep *unstructured.Unstructured
+			for _, o := range objs {
+				Expect(k8s.Create(ctx, o.DeepCopy(), client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed(),
+					"%s %s", o.GetKind(), o.GetName())
+				if o.GetKind() == "Deployment" {
+					dep = o
+				}
+			}
+			Expect(dep).NotTo(BeNil())
+			var d appsv1.Deployment
+			Expect(manifests.Convert(dep, &d)).To(Succeed())
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "manager-", Namespace: namespace,
+				Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
+			pod.Spec.ServiceAccountName = "" // the dry run created no account
+			Expect(dryRunCreate(pod)).To(Succeed(), "the manager's pod with every value set, under restricted")
 		})
 	})
 
