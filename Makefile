@@ -115,7 +115,7 @@ docker-buildx: ## Build and push the manager image for PLATFORMS (linux/amd64, l
 	- $(CONTAINER_TOOL) buildx rm voipbin-credential-operator-builder
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write dist/install.yaml: namespace, CRD, RBAC, Deployment and metrics Service.
+build-installer: manifests generate kustomize ## Write dist/install.yaml: namespace, CRD, RBAC, Deployment, PDB, NetworkPolicy and metrics Service (image IMG, by default the VERSION tag).
 	KUSTOMIZE="$(KUSTOMIZE)" hack/build-installer.sh "$(IMG)" dist/install.yaml
 
 # RELEASE_DIR is where make release writes the release's files.
