@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
@@ -97,5 +98,18 @@ func runNamespacedManager(own, account string, watched []string) {
 	Expect(leases.Items).To(ContainElement(HaveField("ObjectMeta.Name", "voipbin-credential-operator.credentials.voipbin.net")))
 
 	// The API server refused the manager nothing: the Roles hold all it needs.
-	Consistently(mgr.Logs, "2s").ShouldNot(MatchRegexp(`(?i)forbidden|cannot (list|watch|get|create|patch)`))
+	Consistently(mgr.Logs, "2s").ShouldNot(MatchRegexp(refusal))
+
+	// Control: the pattern matches the API server's refusal of that account, as
+	// client-go would log it (a namespace it has no Role in).
+	saConfig, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	saClient, err := client.New(saConfig, client.Options{Scheme: k8s.Scheme()})
+	Expect(err).NotTo(HaveOccurred())
+	err = saClient.List(ctx, &corev1.SecretList{}, client.InNamespace("other"))
+	Expect(err).To(HaveOccurred())
+	Expect(err.Error()).To(MatchRegexp(refusal))
 }
+
+// refusal matches an API server's refusal of a request, as the manager would log it.
+const refusal = `(?i)forbidden|cannot (list|watch|get|create|patch)`
