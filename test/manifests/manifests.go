@@ -12,13 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-
-	"github.com/voipbin/credential-operator/internal/testenv"
 )
 
 const (
@@ -31,9 +30,15 @@ const (
 	Namespace = "voipbin-credential-operator-system"
 )
 
+// repoRoot is the repository's root: this file is test/manifests/manifests.go.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
 // Path returns a path of the repository.
 func Path(rel string) string {
-	return filepath.Join(testenv.RepoRoot(), rel)
+	return filepath.Join(repoRoot(), rel)
 }
 
 // Tool returns the path of a pinned tool of bin/ (helm, kustomize, kube-score);
@@ -58,7 +63,7 @@ func Run(tool string, args ...string) ([]byte, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = repoRoot()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -130,7 +135,7 @@ func OfKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unst
 
 // Convert converts u into a typed object such as an appsv1.Deployment.
 func Convert(u *unstructured.Unstructured, into any) error {
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into); err != nil {
+	if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into); err != nil {
 		return fmt.Errorf("converting %s %s: %w", u.GetKind(), u.GetName(), err)
 	}
 	return nil
