@@ -1,6 +1,10 @@
 # Build the manager binary: static (CGO off), -trimpath, version stamped; the same
 # flags as `make build`.
-FROM golang:1.26 AS builder
+#
+# The builder runs on the build machine's platform and cross-compiles for the
+# target's (TARGETOS/TARGETARCH, set by BuildKit from --platform): one native Go
+# toolchain builds every image of make docker-buildx, with no emulation.
+FROM --platform=$BUILDPLATFORM golang:1.26 AS builder
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev

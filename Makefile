@@ -1,5 +1,8 @@
+# RELEASE_VERSION is the version config/ and the chart pin (file VERSION): the image
+# tag of the installer and the chart's appVersion. A test checks that they agree.
+RELEASE_VERSION := $(shell cat VERSION)
 # Image URL to use for all building/pushing image targets.
-IMG ?= ghcr.io/voipbin/credential-operator:latest
+IMG ?= ghcr.io/voipbin/credential-operator:$(RELEASE_VERSION)
 # VERSION is stamped into the binary (User-Agent, --version).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -24,8 +27,10 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers.
+manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers, and copy them into the chart.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	hack/sync-chart.sh
+	hack/argocd-cm.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods.
@@ -41,16 +46,16 @@ vet: ## Run go vet against code.
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail if generated files differ from what is committed.
-	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- api config; then \
+	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- api config charts; then \
 		echo "generated files are out of date; run 'make manifests generate' and commit:"; \
-		git --no-pager diff --stat -- api config; exit 1; fi
+		git --no-pager diff --stat -- api config charts; exit 1; fi
 
 .PHONY: envtest
 envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source if missing.
 	@hack/envtest.sh >/dev/null
 
 .PHONY: test
-test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz seeds, envtest) with the race detector.
+test: verify-generated fmt vet envtest kustomize helm kube-score promtool chart-lint ## Run every test (unit, fuzz seeds, envtest) with the race detector.
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
 
 # UNIT_EXCLUDE matches the packages whose tests need a control plane (envtest)
@@ -60,6 +65,10 @@ test: verify-generated fmt vet envtest kustomize ## Run every test (unit, fuzz s
 # builds the manager skips itself under -short (the demo, the short soak).
 MODULE := github.com/voipbin/credential-operator
 UNIT_EXCLUDE := ^$(MODULE)/(api/v1alpha1|internal/controller|test/e2e)(/|$$)
+
+.PHONY: chart-lint
+chart-lint: helm ## helm lint the chart (test/chart also compares it with config/ and scores it with kube-score).
+	"$(HELM)" lint --strict charts/voipbin-credential-operator
 
 .PHONY: test-unit
 test-unit: fmt vet ## The fast loop (under a minute once compiled, no control plane): go test -short -race minus the envtest packages.
@@ -95,9 +104,28 @@ docker-build: ## Build the manager image.
 docker-push: ## Push the manager image.
 	$(CONTAINER_TOOL) push ${IMG}
 
+# PLATFORMS are the platforms docker-buildx builds the image for.
+PLATFORMS ?= linux/amd64,linux/arm64
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the manager image for PLATFORMS (linux/amd64, linux/arm64) with docker buildx.
+	- $(CONTAINER_TOOL) buildx create --name voipbin-credential-operator-builder
+	$(CONTAINER_TOOL) buildx use voipbin-credential-operator-builder
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(VERSION) --tag ${IMG} .
+	- $(CONTAINER_TOOL) buildx rm voipbin-credential-operator-builder
+
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write dist/install.yaml: namespace, CRD, RBAC, Deployment and metrics Service.
+build-installer: manifests generate kustomize ## Write dist/install.yaml: namespace, CRD, RBAC, Deployment, PDB, NetworkPolicy and metrics Service (image IMG, by default the VERSION tag).
 	KUSTOMIZE="$(KUSTOMIZE)" hack/build-installer.sh "$(IMG)" dist/install.yaml
+
+# RELEASE_DIR is where make release writes the release's files.
+RELEASE_DIR ?= dist
+# IMAGE_REPOSITORY is the image without its tag; make release tags it VERSION.
+IMAGE_REPOSITORY ?= ghcr.io/voipbin/credential-operator
+
+.PHONY: release
+release: manifests generate kustomize helm ## Write dist/ for VERSION=v<semver>: install.yaml (image tag VERSION), crds.yaml, the packaged chart, SHA256SUMS.
+	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" hack/release.sh "$(VERSION)" "$(IMAGE_REPOSITORY)" "$(RELEASE_DIR)"
 
 ##@ Demo
 
@@ -170,10 +198,21 @@ $(LOCALBIN):
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+KUBE_SCORE ?= $(LOCALBIN)/kube-score
+PROMTOOL ?= $(LOCALBIN)/promtool
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# Helm and kube-score are built from the Go module proxy like the tools above, so
+# make test needs no download site: helm lints and renders the chart, kube-score
+# scores the chart and the installer.
+HELM_VERSION ?= v4.3.2
+KUBE_SCORE_VERSION ?= v1.20.0
+# promtool unit-tests the alert rules (test/chart). Prometheus v3 tags its Go module
+# v0.3xx: v0.316.0 is Prometheus 3.16.
+PROMTOOL_VERSION ?= v0.316.0
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/ if missing.
@@ -189,6 +228,21 @@ $(KUSTOMIZE): $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/ if missing.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Install helm into bin/ if missing.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
+
+.PHONY: kube-score
+kube-score: $(KUBE_SCORE) ## Install kube-score into bin/ if missing.
+$(KUBE_SCORE): $(LOCALBIN)
+	$(call go-install-tool,$(KUBE_SCORE),github.com/zegl/kube-score/cmd/kube-score,$(KUBE_SCORE_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Install promtool into bin/ if missing.
+$(PROMTOOL): $(LOCALBIN)
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary

@@ -2,7 +2,8 @@
 # Usage: hack/build-installer.sh IMAGE OUTPUT
 #
 # Writes the installer for IMAGE to OUTPUT: one YAML with everything of config/default
-# (namespace, CRD, RBAC, the manager Deployment, the metrics Service).
+# (namespace, CRD, RBAC, the manager Deployment, its PodDisruptionBudget and
+# NetworkPolicy, the metrics Service).
 #
 # `kustomize edit set image` rewrites config/manager/kustomization.yaml, so it runs on
 # a temporary copy of config/: building an installer never dirties the work tree.

@@ -47,8 +47,9 @@ var _ = Describe("secrets", func() {
 		used.Add("password", "leak-password-1", "leak-password-wrong")
 		used.Add("accesskey", good.Key, bad)
 		used.AddIssuer("token", e.api.IssuedTokens)
-		events, credentials, err := harness.ClusterText(e.ctx, e.c, e.ns)
+		cluster, err := harness.ReadClusterText(e.ctx, e.c, e.ns)
 		Expect(err).NotTo(HaveOccurred())
+		events, credentials := cluster.Events, cluster.Credentials
 		logs := e.logs.String()
 		found := used.Scan("logs", logs)
 		found = append(found, used.Scan("events", events)...)

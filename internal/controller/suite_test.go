@@ -102,8 +102,9 @@ var _ = AfterSuite(func() {
 	if k8sClient == nil {
 		return // BeforeSuite failed: nothing ran
 	}
-	events, credentials, err := harness.ClusterText(context.Background(), k8sClient, "")
+	cluster, err := harness.ReadClusterText(context.Background(), k8sClient, "")
 	Expect(err).NotTo(HaveOccurred())
+	events, credentials := cluster.Events, cluster.Credentials
 	logs := allLogs.String()
 	found := leaks.Scan("logs", logs)
 	found = append(found, leaks.Scan("events", events)...)

@@ -119,8 +119,15 @@ var _ = Describe("The installer", func() {
 		// The credential series have their own namespace label, which Prometheus
 		// would rename to exported_namespace without honorLabels.
 		Expect(endpoint).To(HaveKeyWithValue("honorLabels", true))
-		Expect(endpoint).To(HaveKeyWithValue("bearerTokenFile", Not(BeEmpty())),
-			"a bearer token: the metrics endpoint refuses anonymous scrapes")
+		Expect(endpoint).NotTo(HaveKey("bearerTokenFile"), "the deprecated bearerTokenFile")
+		authType, _, _ := unstructured.NestedString(endpoint, "authorization", "type")
+		tokenSecret, _, _ := unstructured.NestedString(endpoint, "authorization", "credentials", "name")
+		Expect(authType).To(Equal("Bearer"), "a bearer token: the metrics endpoint refuses anonymous scrapes")
+		Expect(tokenSecret).NotTo(BeEmpty(), "the bearer token comes from a Secret")
+		insecure, _, _ := unstructured.NestedBool(endpoint, "tlsConfig", "insecureSkipVerify")
+		caSecret, _, _ := unstructured.NestedString(endpoint, "tlsConfig", "ca", "secret", "name")
+		Expect(insecure).To(BeFalse(), "TLS is verified")
+		Expect(caSecret).NotTo(BeEmpty(), "against the serving certificate's CA")
 
 		served := []string{ // README, "Metrics and alerts"; the manager's spec checks they are served
 			"voipbin_credential_token_expiration_timestamp_seconds",
