@@ -117,16 +117,8 @@ func (d *decision) loginPart() partDecision {
 	st, in := d.vbc.Status.Token, d.o.Inputs
 	req := d.refreshRequest()
 	needRefresh := req != "" && !d.loginAnswered(req)
-	if h := d.heldToken(); h != nil && (!needRefresh || h.Refresh == req) {
-		renew := d.renewal(h.IssuedAt, h.ExpiresAt)
-		if d.now.Before(renew.Time) {
-			return partDecision{wake: renew.Time}
-		}
-		if d.mem.Write.Failure != nil {
-			// The write is what fails: another login would only be held too.
-			// The token in hand serves until it expires.
-			return partDecision{}
-		}
+	if answered, wake := d.heldAnswers(needRefresh, req); answered {
+		return partDecision{wake: wake}
 	}
 	stored := d.storedToken()
 	valid := stored.present && d.now.Before(stored.expiresAt)
@@ -152,6 +144,21 @@ func (d *decision) loginPart() partDecision {
 	// Secret is how people force a refresh.
 	fresh := needRefresh || (st.ExpiresAt != nil && !stored.present)
 	return partDecision{call: true, fresh: fresh}
+}
+
+// heldAnswers reports whether the token in memory answers the trigger (it is
+// then stored by writePart, not obtained again), and until when.
+func (d *decision) heldAnswers(needRefresh bool, req string) (bool, time.Time) {
+	h := d.heldToken()
+	if h == nil || (needRefresh && h.Refresh != req) {
+		return false, time.Time{}
+	}
+	if renew := d.renewal(h.IssuedAt, h.ExpiresAt); d.now.Before(renew.Time) {
+		return true, renew.Time
+	}
+	// Past its renewal time: while the write is what fails, another login would
+	// only be held too; the token in hand serves until it expires.
+	return d.mem.Write.Failure != nil, time.Time{}
 }
 
 // foldLogin records the outcome of a login: a token to hold until it is stored,
