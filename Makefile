@@ -56,7 +56,7 @@ envtest: ## Build the envtest control plane (kube-apiserver, etcd) from source i
 
 .PHONY: test
 test: verify-generated fmt vet envtest kustomize helm kube-score promtool chart-lint ## Run every test (unit, fuzz seeds, envtest) with the race detector.
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 10m ./... -coverprofile cover.out
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race -count=1 -timeout 15m ./... -coverprofile cover.out
 
 # UNIT_EXCLUDE matches the packages whose tests need a control plane (envtest)
 # throughout: the binary end to end (test/e2e), the CRD's

@@ -54,9 +54,14 @@ type healthCase struct {
 }
 
 func healthCases() []healthCase {
-	ready := cond(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady, "the Secret holds a token valid until "+future.UTC().Format(time.RFC3339))
-	loggedIn := cond(v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonLoggedIn, "logged in")
-	pending := cond(v1alpha1.ConditionReady, metav1.ConditionUnknown, v1alpha1.ReasonPending, "no attempt yet")
+	const (
+		rdy, tok, rec, stl = v1alpha1.ConditionReady, v1alpha1.ConditionTokenReady, v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled
+		yes, no, unknown   = metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown
+	)
+	conds := func(c ...metav1.Condition) []metav1.Condition { return c }
+	ready := cond(rdy, yes, v1alpha1.ReasonReady, "the Secret holds a token valid until "+future.UTC().Format(time.RFC3339))
+	loggedIn := cond(tok, yes, v1alpha1.ReasonLoggedIn, "logged in")
+	pending := cond(rdy, unknown, v1alpha1.ReasonPending, "no attempt yet")
 
 	noStatus := credential(v1alpha1.VoipbinCredentialStatus{})
 	notObserved := credential(v1alpha1.VoipbinCredentialStatus{Conditions: []metav1.Condition{pending}})
@@ -67,48 +72,30 @@ func healthCases() []healthCase {
 	apiDown := "POST /auth/login: 503 Service Unavailable"
 	firstLogin := credential(v1alpha1.VoipbinCredentialStatus{ObservedGeneration: 2,
 		Token: &v1alpha1.TokenStatus{FailedAttempts: 1, LastFailureTime: &past, LastFailureReason: v1alpha1.ReasonAPIUnavailable},
-		Conditions: []metav1.Condition{
-			cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonAPIUnavailable, apiDown),
-			cond(v1alpha1.ConditionTokenReady, metav1.ConditionFalse, v1alpha1.ReasonAPIUnavailable, apiDown),
-			cond(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonAPIUnavailable, apiDown),
-		}})
+		Conditions: conds(
+			cond(rdy, no, v1alpha1.ReasonAPIUnavailable, apiDown), cond(tok, no, v1alpha1.ReasonAPIUnavailable, apiDown), cond(rec, yes, v1alpha1.ReasonAPIUnavailable, apiDown))})
 	isReady := credential(v1alpha1.VoipbinCredentialStatus{ObservedGeneration: 2, SecretName: "billing-voipbin",
 		Token: token(future), Conditions: []metav1.Condition{ready, loggedIn}})
 
 	wrongPassword := "login answered 400: wrong username or password"
 	invalid := credential(v1alpha1.VoipbinCredentialStatus{ObservedGeneration: 2,
 		Token: &v1alpha1.TokenStatus{FailedAttempts: 3, LastFailureReason: v1alpha1.ReasonInvalidCredentials},
-		Conditions: []metav1.Condition{
-			cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidCredentials, wrongPassword),
-			cond(v1alpha1.ConditionTokenReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidCredentials, wrongPassword),
-			cond(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidCredentials, wrongPassword),
-		}})
+		Conditions: conds(
+			cond(rdy, no, v1alpha1.ReasonInvalidCredentials, wrongPassword), cond(tok, no, v1alpha1.ReasonInvalidCredentials, wrongPassword), cond(stl, yes, v1alpha1.ReasonInvalidCredentials, wrongPassword))})
 	invalidStillValid := credential(v1alpha1.VoipbinCredentialStatus{ObservedGeneration: 2, Token: token(future),
-		Conditions: []metav1.Condition{
-			cond(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonRefreshFailing, wrongPassword+"; the stored token is valid until "+future.UTC().Format(time.RFC3339)),
-			cond(v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonRefreshFailing, wrongPassword),
-			cond(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidCredentials, wrongPassword),
-		}})
+		Conditions: conds(
+			cond(rdy, yes, v1alpha1.ReasonRefreshFailing, wrongPassword+"; the stored token is valid until "+future.UTC().Format(time.RFC3339)), cond(tok, yes, v1alpha1.ReasonRefreshFailing, wrongPassword), cond(stl, yes, v1alpha1.ReasonInvalidCredentials, wrongPassword))})
 	notOurs := "the Secret billing-voipbin exists and does not belong to this VoipbinCredential"
 	conflict := credential(v1alpha1.VoipbinCredentialStatus{ObservedGeneration: 2,
-		Conditions: []metav1.Condition{
-			cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretConflict, notOurs),
-			cond(v1alpha1.ConditionTokenReady, metav1.ConditionUnknown, v1alpha1.ReasonPending, "no attempt yet"),
-			cond(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonSecretConflict, notOurs),
-		}})
+		Conditions: conds(
+			cond(rdy, no, v1alpha1.ReasonSecretConflict, notOurs), cond(tok, unknown, v1alpha1.ReasonPending, "no attempt yet"), cond(stl, yes, v1alpha1.ReasonSecretConflict, notOurs))})
 	expired := credential(v1alpha1.VoipbinCredentialStatus{ObservedGeneration: 2, Token: token(past),
-		Conditions: []metav1.Condition{
-			cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonAPIUnavailable, apiDown+"; the stored token expired at "+past.UTC().Format(time.RFC3339)),
-			cond(v1alpha1.ConditionTokenReady, metav1.ConditionFalse, v1alpha1.ReasonAPIUnavailable, apiDown),
-			cond(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonAPIUnavailable, apiDown),
-		}})
+		Conditions: conds(
+			cond(rdy, no, v1alpha1.ReasonAPIUnavailable, apiDown+"; the stored token expired at "+past.UTC().Format(time.RFC3339)), cond(tok, no, v1alpha1.ReasonAPIUnavailable, apiDown), cond(rec, yes, v1alpha1.ReasonAPIUnavailable, apiDown))})
 	writeRefused := "secrets \"billing-voipbin\" is forbidden: exceeded quota"
 	expiredWriteRefused := credential(v1alpha1.VoipbinCredentialStatus{ObservedGeneration: 2, Token: token(past),
-		Conditions: []metav1.Condition{
-			cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretWriteFailed, writeRefused),
-			cond(v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonLoggedIn, "logged in"),
-			cond(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonSecretWriteFailed, writeRefused),
-		}})
+		Conditions: conds(
+			cond(rdy, no, v1alpha1.ReasonSecretWriteFailed, writeRefused), cond(tok, yes, v1alpha1.ReasonLoggedIn, "logged in"), cond(rec, yes, v1alpha1.ReasonSecretWriteFailed, writeRefused))})
 	suspended := isReady.DeepCopy()
 	suspended.Spec.Suspend = true
 

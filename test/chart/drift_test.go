@@ -2,6 +2,7 @@ package chart
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -98,34 +99,18 @@ func drift(in installs) []string {
 		return append(diffs, fmt.Sprintf("containers: chart %d, config/ %d; want 1", len(cp.Containers), len(kp.Containers)))
 	}
 	cc, kc := cp.Containers[0], kp.Containers[0]
-	differ("the container's name", cc.Name, kc.Name)
-	differ("the container's image", cc.Image, kc.Image)
-	differ("the container's imagePullPolicy", cc.ImagePullPolicy, kc.ImagePullPolicy)
-	differ("the container's command", cc.Command, kc.Command)
-	differ("the container's args", cc.Args, kc.Args)
-	differ("the container's env", cc.Env, kc.Env)
-	differ("the container's securityContext", cc.SecurityContext, kc.SecurityContext)
-	differ("the liveness probe", cc.LivenessProbe, kc.LivenessProbe)
-	differ("the readiness probe", cc.ReadinessProbe, kc.ReadinessProbe)
-	differ("the resources", cc.Resources, kc.Resources)
-	differ("the ports", cc.Ports, kc.Ports)
-	differ("the volume mounts", cc.VolumeMounts, kc.VolumeMounts)
+	// Every field of the container that makes the operator what it is.
+	for _, field := range []string{"Name", "Image", "ImagePullPolicy", "Command", "Args", "Env", "SecurityContext",
+		"LivenessProbe", "ReadinessProbe", "Resources", "Ports", "VolumeMounts"} {
+		differ("the container's "+strings.ToLower(field[:1])+field[1:], reflect.ValueOf(cc).FieldByName(field).Interface(),
+			reflect.ValueOf(kc).FieldByName(field).Interface())
+	}
 
 	// The PDB and the NetworkPolicy.
-	var chartPDB, kustomizePDB policyv1.PodDisruptionBudget
-	if err := convertNamed(in.chart, "PodDisruptionBudget", managerName, &chartPDB); err != nil {
-		diffs = append(diffs, err.Error())
-	} else if err := convertNamed(in.kustomize, "PodDisruptionBudget", managerName, &kustomizePDB); err != nil {
-		diffs = append(diffs, err.Error())
-	} else {
+	if chartPDB, kustomizePDB, ok := convertBoth[policyv1.PodDisruptionBudget](in, "PodDisruptionBudget", managerName, &diffs); ok {
 		differ("the PDB's minAvailable", chartPDB.Spec.MinAvailable, kustomizePDB.Spec.MinAvailable)
 	}
-	var chartNP, kustomizeNP networkingv1.NetworkPolicy
-	if err := convertNamed(in.chart, "NetworkPolicy", managerName, &chartNP); err != nil {
-		diffs = append(diffs, err.Error())
-	} else if err := convertNamed(in.kustomize, "NetworkPolicy", managerName, &kustomizeNP); err != nil {
-		diffs = append(diffs, err.Error())
-	} else {
+	if chartNP, kustomizeNP, ok := convertBoth[networkingv1.NetworkPolicy](in, "NetworkPolicy", managerName, &diffs); ok {
 		differ("the NetworkPolicy's types", chartNP.Spec.PolicyTypes, kustomizeNP.Spec.PolicyTypes)
 		differ("the NetworkPolicy's ingress", chartNP.Spec.Ingress, kustomizeNP.Spec.Ingress)
 		differ("the NetworkPolicy's egress", chartNP.Spec.Egress, kustomizeNP.Spec.Egress)
@@ -133,12 +118,7 @@ func drift(in installs) []string {
 
 	// The metrics Service.
 	svcName := managerName + "-metrics-service"
-	var chartSvc, kustomizeSvc corev1.Service
-	if err := convertNamed(in.chart, "Service", svcName, &chartSvc); err != nil {
-		diffs = append(diffs, err.Error())
-	} else if err := convertNamed(in.kustomize, "Service", svcName, &kustomizeSvc); err != nil {
-		diffs = append(diffs, err.Error())
-	} else {
+	if chartSvc, kustomizeSvc, ok := convertBoth[corev1.Service](in, "Service", svcName, &diffs); ok {
 		differ("the metrics Service's port names and numbers", servicePorts(chartSvc), servicePorts(kustomizeSvc))
 	}
 
@@ -170,6 +150,20 @@ func drift(in installs) []string {
 	// Nothing more in one than in the other, but the Namespace: Helm installs into one.
 	differ("the kinds of objects", kinds(in.chart), kinds(without(in.kustomize, "Namespace")))
 	return diffs
+}
+
+// convertBoth converts the chart's and kustomize's object of kind and name; when
+// either is missing it records why in diffs and reports false.
+func convertBoth[T any](in installs, kind, name string, diffs *[]string) (chart, kustomize T, ok bool) {
+	if err := convertNamed(in.chart, kind, name, &chart); err != nil {
+		*diffs = append(*diffs, err.Error())
+		return chart, kustomize, false
+	}
+	if err := convertNamed(in.kustomize, kind, name, &kustomize); err != nil {
+		*diffs = append(*diffs, err.Error())
+		return chart, kustomize, false
+	}
+	return chart, kustomize, true
 }
 
 func convertNamed(objs []*unstructured.Unstructured, kind, name string, into any) error {
@@ -258,14 +252,8 @@ func without(objs []*unstructured.Unstructured, kind string) []*unstructured.Uns
 	return slices.DeleteFunc(slices.Clone(objs), func(o *unstructured.Unstructured) bool { return o.GetKind() == kind })
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// sortedKeys returns m's keys, sorted.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // TestChartMatchesConfig renders the chart with its defaults and builds
 // config/default, and fails on any difference that matters (see drift).
@@ -310,7 +298,7 @@ func TestDriftIsDetected(t *testing.T) {
 	for _, want := range []string{
 		"the container's args",
 		"terminationGracePeriodSeconds",
-		"the resources",
+		"the container's resources",
 		"ClusterRoles (namespace/name)", // the manager's ClusterRole became a Role
 		"Roles (namespace/name)",
 		"ClusterRoleBindings",

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +9,9 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/voipbin/credential-operator/test/harness"
+	"github.com/voipbin/credential-operator/test/manifests"
 )
 
 // The names config/default gives the manager's objects (namespace and namePrefix);
@@ -43,19 +40,9 @@ func kustomizeBinary() string {
 // decodeObjects splits a multi-document YAML stream into objects.
 func decodeObjects(data []byte) []*unstructured.Unstructured {
 	GinkgoHelper()
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		err := dec.Decode(&u.Object)
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		Expect(err).NotTo(HaveOccurred(), "decoding YAML")
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
+	objs, err := manifests.Decode(data)
+	Expect(err).NotTo(HaveOccurred(), "decoding YAML")
+	return objs
 }
 
 // kustomizeBuild builds one folder of config/.

@@ -27,11 +27,8 @@ import (
 	"github.com/voipbin/credential-operator/test/manifests"
 )
 
-func TestInstall(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Helm chart install")
-}
-
+// The suite's control plane, its admin client, a scratch folder for the rendered
+// charts, and the manager binary the namespaced spec runs.
 var (
 	ctx        = context.Background()
 	cp         *harness.ControlPlane
@@ -39,6 +36,11 @@ var (
 	dir        string
 	managerBin string
 )
+
+func TestInstall(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Helm chart install")
+}
 
 var _ = BeforeSuite(func() {
 	var err error
