@@ -64,7 +64,7 @@ test: verify-generated fmt vet envtest kustomize helm kube-score promtool chart-
 # leaves them to make test; elsewhere, a test that needs a control plane or
 # builds the manager skips itself under -short (the demo, the short soak).
 MODULE := github.com/voipbin/credential-operator
-UNIT_EXCLUDE := ^$(MODULE)/(api/v1alpha1|internal/controller|test/e2e)(/|$$)
+UNIT_EXCLUDE := ^$(MODULE)/(api/v1alpha1|internal/controller|test/e2e|test/install)(/|$$)
 
 .PHONY: chart-lint
 chart-lint: helm ## helm lint the chart (test/chart also compares it with config/ and scores it with kube-score).
