@@ -82,7 +82,8 @@ type VoipbinCredentialSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="accessKeyCheckInterval must be at least 1m"
 	AccessKeyCheckInterval *metav1.Duration `json:"accessKeyCheckInterval,omitempty"`
 
-	// secretTemplate adds labels and annotations to the managed Secret.
+	// secretTemplate adds labels, annotations and templated keys to the managed
+	// Secret, and sets its type.
 	// +optional
 	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
 
@@ -173,7 +174,7 @@ type CASecretRef struct {
 	Key string `json:"key,omitempty"`
 }
 
-// SecretTemplate holds labels and annotations added to the managed Secret.
+// SecretTemplate shapes the managed Secret: labels, annotations, type and templated keys.
 type SecretTemplate struct {
 	// labels are added to the managed Secret. The operator's own labels
 	// (app.kubernetes.io/managed-by and anything under credentials.voipbin.net/)
@@ -189,6 +190,34 @@ type SecretTemplate struct {
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('credentials.voipbin.net/'))",message="secretTemplate.annotations cannot set the operator's own annotations (credentials.voipbin.net/*)"
 	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// type is the managed Secret's type. Default Opaque. A Secret's type cannot
+	// change, so neither can this field once set; the API server checks the keys a
+	// type requires (kubernetes.io/basic-auth, for example, allows username and
+	// password only next to others: render them with data).
+	// +optional
+	// +kubebuilder:default=Opaque
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="secretTemplate.type is immutable: a Secret's type cannot change"
+	Type string `json:"type,omitempty"`
+
+	// data are extra keys of the managed Secret, each rendered with a Go template
+	// (text/template, no functions beyond the built-in ones) over the values
+	// .Token, .ExpiresAt, .AccessKey and .APIURL, for example
+	// VOIPBIN_TOKEN: "{{ .Token }}" or auth-header: "Bearer {{ .Token }}". A value
+	// whose credential is not stored (yet) renders empty. A template that does not
+	// parse, names another value or fails to render is reported as Ready=False
+	// with reason TemplateError, and the Secret is left as it was. The keys are
+	// valid Secret data keys other than the built-in ones (token, expiresAt,
+	// accesskey, apiURL). Rendered keys are derived again from the built-in keys at
+	// every write: a hand edit of one is put back.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[-._a-zA-Z0-9]+$'))",message="secretTemplate.data keys must be valid Secret data keys (letters, digits, '-', '_', '.')"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['token', 'expiresAt', 'accesskey', 'apiURL']))",message="secretTemplate.data cannot set the built-in keys token, expiresAt, accesskey, apiURL"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 4096)",message="secretTemplate.data templates are at most 4096 characters"
+	Data map[string]string `json:"data,omitempty"`
 }
 
 // TLSSpec configures how the API's certificate is verified.
