@@ -193,6 +193,14 @@ func (d *decision) conditions() {
 		// Secret cannot be shaped as asked.
 		setCondition(d.vbc, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonTemplateError, e.message(), d.now)
 		first = stall{reason: v1alpha1.ReasonTemplateError, message: e.message()}
+	} else if isTrue(d.vbc, v1alpha1.ConditionReady) && !d.renderedCurrent() {
+		// The credentials are stored, but the keys the app reads are not (yet)
+		// rendered from them: a write of them failed.
+		msg := "the Secret's templated keys are not rendered from its credentials yet"
+		if f := d.mem.Write.Failure; f != nil {
+			msg += ": " + f.Description
+		}
+		setCondition(d.vbc, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretWriteFailed, msg, d.now)
 	}
 	for _, s := range stalls {
 		if s != nil && first.reason == "" {

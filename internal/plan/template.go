@@ -96,6 +96,28 @@ func renderTemplates(vbc *v1alpha1.VoipbinCredential, data map[string][]byte) (m
 	return out, nil
 }
 
+// renderedCurrent reports whether the managed Secret's templated keys are those
+// rendered from its own built-in keys (true without templates).
+func (d *decision) renderedCurrent() bool {
+	s := d.o.Secret
+	if len(templateKeys(d.vbc)) == 0 {
+		return true
+	}
+	if s == nil {
+		return false
+	}
+	want, err := renderTemplates(d.vbc, s.Data)
+	if err != nil {
+		return false
+	}
+	for k, v := range want {
+		if have, ok := s.Data[k]; !ok || !bytes.Equal(have, v) {
+			return false
+		}
+	}
+	return true
+}
+
 var errTooLarge = errors.New("rendered value too large")
 
 // limitedBuffer refuses to grow beyond maxRenderedSize.

@@ -205,3 +205,28 @@ func TestUpToDateComparesTheType(t *testing.T) {
 		t.Error("a basic-auth Secret is up to date with Opaque")
 	}
 }
+
+// Ready promises the keys the app reads: a template added while writes are
+// refused leaves the Secret without them, so Ready is False (SecretWriteFailed)
+// until they are written, without a login.
+func TestReadyWaitsForTheRenderedKeys(t *testing.T) {
+	w := newWorld(t, true, false)
+	w.ready()
+	w.refuseWrites = true
+	withTemplate(w, map[string]string{"VOIPBIN_TOKEN": "{{ .Token }}"})
+	w.reconcile()
+	w.expectCondition(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretWriteFailed)
+	w.expectCondition(v1alpha1.ConditionTokenReady, metav1.ConditionTrue, v1alpha1.ReasonLoggedIn)
+	w.expectCondition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonSecretWriteFailed)
+	if msg := w.condition(v1alpha1.ConditionReady).Message; !strings.Contains(msg, "templated keys") ||
+		!strings.Contains(msg, "no-secrets") {
+		t.Errorf("Ready's message %q does not say what is missing and why", msg)
+	}
+	w.refuseWrites = false
+	w.now = w.now.Add(time.Minute)
+	w.reconcile()
+	w.expectCondition(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+	if w.logins != 0 || string(w.secret.Data["VOIPBIN_TOKEN"]) != string(w.secret.Data[v1alpha1.SecretKeyToken]) {
+		t.Errorf("%d logins, VOIPBIN_TOKEN not rendered", w.logins)
+	}
+}
