@@ -230,3 +230,26 @@ func TestReadyWaitsForTheRenderedKeys(t *testing.T) {
 		t.Errorf("%d logins, VOIPBIN_TOKEN not rendered", w.logins)
 	}
 }
+
+// A templated key the operator applied and no longer renders is removed by
+// the next apply: the Secret is not up to date while it is there.
+func TestUpToDateWantsAnOwnedKeyNoLongerRenderedGone(t *testing.T) {
+	vbc := testCredential(true, false)
+	vbc.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{"NEW": "{{ .Token }}"}}
+	data := testLoginData()
+	data["NEW"] = data[v1alpha1.SecretKeyToken]
+	d := newDesiredSecret(vbc, data)
+	s := appliedSecret(d, vbc)
+	if !d.upToDate(s, vbc) {
+		t.Fatal("the applied Secret is not up to date")
+	}
+	s.Data["OLD"] = []byte("x")
+	ownField(s, "kubectl-edit", metav1.ManagedFieldsOperationUpdate, `{"f:data":{"f:OLD":{}}}`)
+	if !d.upToDate(s, vbc) {
+		t.Error("a key someone else added made the Secret out of date")
+	}
+	ownField(s, v1alpha1.FieldManager, metav1.ManagedFieldsOperationApply, `{"f:data":{"f:OLD":{}}}`)
+	if d.upToDate(s, vbc) {
+		t.Error("a key the operator applied and no longer renders left the Secret up to date")
+	}
+}
