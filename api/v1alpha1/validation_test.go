@@ -260,4 +260,25 @@ var _ = Describe("VoipbinCredential validation", func() {
 		vbc.Spec.SecretTemplate.Data = map[string]string{"VOIPBIN_TOKEN": "{{ .Token }}"}
 		Expect(k8sClient.Update(ctx, vbc)).To(Succeed())
 	})
+
+	It("refuses a secretTemplate.type added later or removed, unless Opaque", func() {
+		vbc := newCredential()
+		Expect(k8sClient.Create(ctx, vbc)).To(Succeed())
+		vbc.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Type: "example.com/voipbin"}
+		err := k8sClient.Update(ctx, vbc)
+		Expect(err).To(HaveOccurred(), "a type added to a CR whose Secret is Opaque")
+		Expect(err.Error()).To(ContainSubstring("secretTemplate.type is immutable"))
+
+		Expect(k8sClient.Get(ctx, keyOf(vbc), vbc)).To(Succeed())
+		vbc.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Labels: map[string]string{"team": "a"}}
+		Expect(k8sClient.Update(ctx, vbc)).To(Succeed(), "a secretTemplate added with the default type")
+
+		typed := newCredential()
+		typed.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Type: "example.com/voipbin"}
+		Expect(k8sClient.Create(ctx, typed)).To(Succeed())
+		typed.Spec.SecretTemplate = nil
+		err = k8sClient.Update(ctx, typed)
+		Expect(err).To(HaveOccurred(), "a non-Opaque type removed")
+		Expect(err.Error()).To(ContainSubstring("secretTemplate.type is immutable"))
+	})
 })

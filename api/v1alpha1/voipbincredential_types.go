@@ -27,6 +27,7 @@ const DefaultAPIURL = "https://api.voipbin.net"
 // +kubebuilder:validation:XValidation:rule="!has(self.accessKey) || self.accessKey.secretRef.name != self.secretName",message="secretName must differ from accessKey.secretRef.name: the managed Secret cannot be its own input"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.name != self.secretName",message="secretName must differ from tls.caSecretRef.name: the managed Secret cannot be its own input"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.apiURL.startsWith('https://')",message="tls is only allowed with an https:// apiURL"
+// +kubebuilder:validation:XValidation:rule="(has(self.secretTemplate) && has(self.secretTemplate.type) ? self.secretTemplate.type : 'Opaque') == (has(oldSelf.secretTemplate) && has(oldSelf.secretTemplate.type) ? oldSelf.secretTemplate.type : 'Opaque')",message="secretTemplate.type is immutable: a Secret's type cannot change"
 type VoipbinCredentialSpec struct {
 	// apiURL is the base URL of the VoIPBIN API. The operator sends credentials only to
 	// URLs allowed by its --allowed-api-urls flag (default https://api.voipbin.net).
@@ -192,14 +193,14 @@ type SecretTemplate struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 
 	// type is the managed Secret's type. Default Opaque. A Secret's type cannot
-	// change, so neither can this field once set; the API server checks the keys a
+	// change, so neither can this field (nor can it be added later with another
+	// type than Opaque, nor removed from a non-Opaque one); the API server checks the keys a
 	// type requires (kubernetes.io/basic-auth, for example, allows username and
 	// password only next to others: render them with data).
 	// +optional
 	// +kubebuilder:default=Opaque
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="secretTemplate.type is immutable: a Secret's type cannot change"
 	Type string `json:"type,omitempty"`
 
 	// data are extra keys of the managed Secret, each rendered with a Go template
