@@ -64,6 +64,10 @@ const (
 	// policy, a quota, a terminating namespace). Ready turns False once the Secret no
 	// longer holds a usable credential; the message quotes the API server.
 	ReasonSecretWriteFailed = "SecretWriteFailed"
+	// ReasonTemplateError: a template of spec.secretTemplate.data does not parse,
+	// names an unknown value or cannot be rendered; the managed Secret is left as
+	// it was. The message names the key, never the template's output.
+	ReasonTemplateError = "TemplateError"
 	// ReasonPending: no attempt has been made yet (Unknown conditions only).
 	ReasonPending = "Pending"
 )

@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -141,6 +142,30 @@ var _ = Describe("VoipbinCredential validation", func() {
 				s.SecretTemplate = &v1alpha1.SecretTemplate{Annotations: map[string]string{"example.com/owner": "x"}}
 			},
 			"secretTemplate.annotations cannot set the operator's own annotations"),
+		Entry("secretTemplate.data keys are Secret data keys",
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{"bad key/": "{{ .Token }}"}}
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{"VOIPBIN_TOKEN.env-1": "{{ .Token }}"}}
+			},
+			"secretTemplate.data keys must be valid Secret data keys"),
+		Entry("secretTemplate.data cannot set a built-in key",
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{v1alpha1.SecretKeyToken: "Bearer {{ .Token }}"}}
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{"auth-header": "Bearer {{ .Token }}"}}
+			},
+			"secretTemplate.data cannot set the built-in keys"),
+		Entry("secretTemplate.data templates are bounded",
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{"big": strings.Repeat("x", 4097)}}
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{"big": strings.Repeat("x", 4096)}}
+			},
+			"secretTemplate.data templates are at most 4096 characters"),
 		Entry("deletionPolicy is Delete or Retain",
 			func(s *v1alpha1.VoipbinCredentialSpec) { s.DeletionPolicy = "Keep" },
 			func(s *v1alpha1.VoipbinCredentialSpec) { s.DeletionPolicy = v1alpha1.DeletionPolicyRetain },
@@ -218,5 +243,42 @@ var _ = Describe("VoipbinCredential validation", func() {
 		Expect(k8sClient.Get(ctx, keyOf(vbc), vbc)).To(Succeed())
 		vbc.Spec.RenewBefore = duration(2 * time.Hour)
 		Expect(k8sClient.Update(ctx, vbc)).To(Succeed())
+	})
+
+	It("defaults secretTemplate.type to Opaque and keeps it immutable", func() {
+		vbc := newCredential()
+		vbc.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Labels: map[string]string{"team": "a"}}
+		Expect(k8sClient.Create(ctx, vbc)).To(Succeed())
+		Expect(vbc.Spec.SecretTemplate.Type).To(Equal("Opaque"))
+
+		vbc.Spec.SecretTemplate.Type = "example.com/voipbin"
+		err := k8sClient.Update(ctx, vbc)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("secretTemplate.type is immutable"))
+
+		Expect(k8sClient.Get(ctx, keyOf(vbc), vbc)).To(Succeed())
+		vbc.Spec.SecretTemplate.Data = map[string]string{"VOIPBIN_TOKEN": "{{ .Token }}"}
+		Expect(k8sClient.Update(ctx, vbc)).To(Succeed())
+	})
+
+	It("refuses a secretTemplate.type added later or removed, unless Opaque", func() {
+		vbc := newCredential()
+		Expect(k8sClient.Create(ctx, vbc)).To(Succeed())
+		vbc.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Type: "example.com/voipbin"}
+		err := k8sClient.Update(ctx, vbc)
+		Expect(err).To(HaveOccurred(), "a type added to a CR whose Secret is Opaque")
+		Expect(err.Error()).To(ContainSubstring("secretTemplate.type is immutable"))
+
+		Expect(k8sClient.Get(ctx, keyOf(vbc), vbc)).To(Succeed())
+		vbc.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Labels: map[string]string{"team": "a"}}
+		Expect(k8sClient.Update(ctx, vbc)).To(Succeed(), "a secretTemplate added with the default type")
+
+		typed := newCredential()
+		typed.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Type: "example.com/voipbin"}
+		Expect(k8sClient.Create(ctx, typed)).To(Succeed())
+		typed.Spec.SecretTemplate = nil
+		err = k8sClient.Update(ctx, typed)
+		Expect(err).To(HaveOccurred(), "a non-Opaque type removed")
+		Expect(err.Error()).To(ContainSubstring("secretTemplate.type is immutable"))
 	})
 })

@@ -27,6 +27,7 @@ const DefaultAPIURL = "https://api.voipbin.net"
 // +kubebuilder:validation:XValidation:rule="!has(self.accessKey) || self.accessKey.secretRef.name != self.secretName",message="secretName must differ from accessKey.secretRef.name: the managed Secret cannot be its own input"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.name != self.secretName",message="secretName must differ from tls.caSecretRef.name: the managed Secret cannot be its own input"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.apiURL.startsWith('https://')",message="tls is only allowed with an https:// apiURL"
+// +kubebuilder:validation:XValidation:rule="(has(self.secretTemplate) && has(self.secretTemplate.type) ? self.secretTemplate.type : 'Opaque') == (has(oldSelf.secretTemplate) && has(oldSelf.secretTemplate.type) ? oldSelf.secretTemplate.type : 'Opaque')",message="secretTemplate.type is immutable: a Secret's type cannot change"
 type VoipbinCredentialSpec struct {
 	// apiURL is the base URL of the VoIPBIN API. The operator sends credentials only to
 	// URLs allowed by its --allowed-api-urls flag (default https://api.voipbin.net).
@@ -82,7 +83,8 @@ type VoipbinCredentialSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="accessKeyCheckInterval must be at least 1m"
 	AccessKeyCheckInterval *metav1.Duration `json:"accessKeyCheckInterval,omitempty"`
 
-	// secretTemplate adds labels and annotations to the managed Secret.
+	// secretTemplate adds labels, annotations and templated keys to the managed
+	// Secret, and sets its type.
 	// +optional
 	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
 
@@ -173,7 +175,7 @@ type CASecretRef struct {
 	Key string `json:"key,omitempty"`
 }
 
-// SecretTemplate holds labels and annotations added to the managed Secret.
+// SecretTemplate shapes the managed Secret: labels, annotations, type and templated keys.
 type SecretTemplate struct {
 	// labels are added to the managed Secret. The operator's own labels
 	// (app.kubernetes.io/managed-by and anything under credentials.voipbin.net/)
@@ -189,6 +191,34 @@ type SecretTemplate struct {
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('credentials.voipbin.net/'))",message="secretTemplate.annotations cannot set the operator's own annotations (credentials.voipbin.net/*)"
 	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// type is the managed Secret's type. Default Opaque. A Secret's type cannot
+	// change, so neither can this field (nor can it be added later with another
+	// type than Opaque, nor removed from a non-Opaque one); the API server checks the keys a
+	// type requires (kubernetes.io/basic-auth, for example, allows username and
+	// password only next to others: render them with data).
+	// +optional
+	// +kubebuilder:default=Opaque
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Type string `json:"type,omitempty"`
+
+	// data are extra keys of the managed Secret, each rendered with a Go template
+	// (text/template, no functions beyond the built-in ones) over the values
+	// .Token, .ExpiresAt, .AccessKey and .APIURL, for example
+	// VOIPBIN_TOKEN: "{{ .Token }}" or auth-header: "Bearer {{ .Token }}". A value
+	// whose credential is not stored (yet) renders empty. A template that does not
+	// parse, names another value or fails to render is reported as Ready=False
+	// with reason TemplateError, and the Secret is left as it was. The keys are
+	// valid Secret data keys other than the built-in ones (token, expiresAt,
+	// accesskey, apiURL). Rendered keys are derived again from the built-in keys at
+	// every write: a hand edit of one is put back.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[-._a-zA-Z0-9]+$'))",message="secretTemplate.data keys must be valid Secret data keys (letters, digits, '-', '_', '.')"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['token', 'expiresAt', 'accesskey', 'apiURL']))",message="secretTemplate.data cannot set the built-in keys token, expiresAt, accesskey, apiURL"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 4096)",message="secretTemplate.data templates are at most 4096 characters"
+	Data map[string]string `json:"data,omitempty"`
 }
 
 // TLSSpec configures how the API's certificate is verified.

@@ -234,7 +234,7 @@ func writeFailure(err error, in inputs, mem plan.Memory) string {
 // stringData), labels, annotations and the owner reference.
 func applyConfiguration(s *corev1.Secret) *corev1ac.SecretApplyConfiguration {
 	ac := corev1ac.Secret(s.Name, s.Namespace).
-		WithType(corev1.SecretTypeOpaque).
+		WithType(s.Type).
 		WithLabels(s.Labels).
 		WithAnnotations(s.Annotations).
 		WithData(s.Data)

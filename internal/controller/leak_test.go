@@ -30,9 +30,20 @@ var _ = Describe("secrets", func() {
 		e.accessKeySecret("good-key", good.Key)
 		e.accessKeySecret("bad-key", bad)
 
-		e.credential("good", withLogin("good-login"), withAccessKey("good-key"))
+		// Templated keys: their values are secrets too, in forms (and base64
+		// forms) of their own; a template that fails on the real values goes
+		// through the error path with the token in hand.
+		e.credential("good", withLogin("good-login"), withAccessKey("good-key"), withSecretTemplate(map[string]string{
+			"auth-header": "Bearer {{ .Token }}", "voipbin.env": "KEY={{ .AccessKey }}\nTOKEN={{ .Token }}\n",
+		}))
 		e.credential("bad", withLogin("bad-login"), withAccessKey("bad-key"))
+		e.credential("broken", withLogin("good-login"), withSecretTemplate(map[string]string{"head": "{{ slice .Token 5000 }}"}))
 		e.waitReady("good", 15*time.Second)
+		e.waitCondition("broken", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonTemplateError, 15*time.Second)
+		rendered := &corev1.Secret{}
+		Expect(e.c.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "good-out"}, rendered)).To(Succeed())
+		Expect(string(rendered.Data["auth-header"])).To(Equal("Bearer "+string(rendered.Data[v1alpha1.SecretKeyToken])),
+			"precondition: the scan looks for rendered values the Secret holds")
 		e.waitCondition("bad", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidCredentials, 15*time.Second)
 		// Renewals, an outage, garbage and a reset, and the key's expiry.
 		e.api.InjectFault("/auth/login", voipbintest.Fault{Count: 1, Status: 500})
@@ -47,6 +58,14 @@ var _ = Describe("secrets", func() {
 		used.Add("password", "leak-password-1", "leak-password-wrong")
 		used.Add("accesskey", good.Key, bad)
 		used.AddIssuer("token", e.api.IssuedTokens)
+		used.Add("rendered accesskey", "KEY="+good.Key+"\n")
+		used.AddIssuer("rendered token", func() []string {
+			var out []string
+			for _, t := range e.api.IssuedTokens() {
+				out = append(out, "Bearer "+t, "\nTOKEN="+t+"\n")
+			}
+			return out
+		})
 		cluster, err := harness.ReadClusterText(e.ctx, e.c, e.ns)
 		Expect(err).NotTo(HaveOccurred())
 		events, credentials := cluster.Events, cluster.Credentials

@@ -274,6 +274,12 @@ func withAccessKey(secretName string) func(*v1alpha1.VoipbinCredential) {
 	}
 }
 
+func withSecretTemplate(data map[string]string) func(*v1alpha1.VoipbinCredential) {
+	return func(v *v1alpha1.VoipbinCredential) {
+		v.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Data: data}
+	}
+}
+
 func withRefreshRequest(value string) func(*v1alpha1.VoipbinCredential) {
 	return func(v *v1alpha1.VoipbinCredential) {
 		v.Annotations = map[string]string{v1alpha1.AnnotationRefreshRequestedAt: value}

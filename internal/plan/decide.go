@@ -4,6 +4,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
@@ -92,6 +93,9 @@ type decision struct {
 	vbc    *v1alpha1.VoipbinCredential
 	mem    Memory
 	events []Event
+	// templateErr is a template of spec.secretTemplate.data that cannot be
+	// rendered: no write, and Ready says so.
+	templateErr *templateError
 }
 
 func newDecision(o Observed, now time.Time) *decision {
@@ -184,6 +188,20 @@ func (d *decision) conditions() {
 	}
 	setReady(d.vbc, d.now)
 	var first stall
+	if e := d.templateErr; e != nil {
+		// The part conditions stay as they are: the credentials are fine, the
+		// Secret cannot be shaped as asked.
+		setCondition(d.vbc, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonTemplateError, e.message(), d.now)
+		first = stall{reason: v1alpha1.ReasonTemplateError, message: e.message()}
+	} else if isTrue(d.vbc, v1alpha1.ConditionReady) && !d.renderedCurrent() {
+		// The credentials are stored, but the keys the app reads are not (yet)
+		// rendered from them: a write of them failed.
+		msg := "the Secret's templated keys are not rendered from its credentials yet"
+		if f := d.mem.Write.Failure; f != nil {
+			msg += ": " + f.Description
+		}
+		setCondition(d.vbc, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretWriteFailed, msg, d.now)
+	}
 	for _, s := range stalls {
 		if s != nil && first.reason == "" {
 			first = *s

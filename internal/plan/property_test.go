@@ -90,9 +90,12 @@ type sim struct {
 	tokens       map[string]simToken
 	refreshAt    map[string]time.Time
 	keyCheckedAt time.Time // last successful check of the current key
-	calls        []simCall
-	epoch        int // external events so far
-	wake         time.Time
+	// applied are the data keys of the operator's last write, to the Secret appliedTo.
+	applied   map[string]bool
+	appliedTo types.UID
+	calls     []simCall
+	epoch     int // external events so far
+	wake      time.Time
 
 	journal    []string
 	violations []string
@@ -131,7 +134,18 @@ func (s *sim) newCR(login, key bool) *v1alpha1.VoipbinCredential {
 	if key {
 		cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: "key"}}
 	}
+	if s.r.IntN(2) == 0 {
+		cr.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{
+			"VOIPBIN_TOKEN": "{{ .Token }}", "env": "Bearer {{ .Token }}|{{ .AccessKey }}|{{ .APIURL }}",
+		}}
+	}
 	return cr
+}
+
+// templateBroken reports whether the CR's template cannot be rendered.
+func (s *sim) templateBroken() bool {
+	t := s.cr.Spec.SecretTemplate
+	return t != nil && t.Data["bad"] != ""
 }
 
 func (s *sim) logf(format string, args ...any) {
@@ -218,6 +232,14 @@ func (s *sim) event() {
 		s.cr.Spec.Suspend = !s.cr.Spec.Suspend
 		s.cr.Generation++
 		s.logf("suspend: %t", s.cr.Spec.Suspend)
+	case n < 91 && s.cr.Spec.SecretTemplate != nil:
+		if s.templateBroken() {
+			delete(s.cr.Spec.SecretTemplate.Data, "bad")
+		} else {
+			s.cr.Spec.SecretTemplate.Data["bad"] = []string{"{{ .Password }}", "{{ .Token ", "{{ slice .Token 1000 }}"}[s.r.IntN(3)]
+		}
+		s.cr.Generation++
+		s.logf("template broken: %t", s.templateBroken())
 	default:
 		s.now = s.now.Add(time.Duration(s.r.IntN(3)) * time.Second)
 		s.logf("unrelated event")
@@ -482,6 +504,9 @@ func (s *sim) write(p Plan) bool {
 			s.violate("a token expired on arrival was written")
 		}
 	}
+	if s.templateBroken() {
+		s.violate("a write under a broken template")
+	}
 	switch {
 	case p.SecretUID == "" && s.secret != nil:
 		s.logf("write: AlreadyExists")
@@ -506,12 +531,17 @@ func (s *sim) write(p Plan) bool {
 	s.rv++
 	written.ResourceVersion = fmt.Sprint(s.rv)
 	if s.secret != nil {
-		// Keys of others stay (server-side apply owns only what it sets).
+		// Keys of others stay (server-side apply owns only what it sets, and
+		// removes what it set before and sets no more).
 		for k, v := range s.secret.Data {
-			if _, ok := written.Data[k]; !ok && !isOperatorKey(k) {
+			if _, ok := written.Data[k]; !ok && !isOperatorKey(k) && (!s.applied[k] || s.appliedTo != uid) {
 				written.Data[k] = v
 			}
 		}
+	}
+	s.applied, s.appliedTo = map[string]bool{}, uid
+	for k := range p.Secret.Data {
+		s.applied[k] = true
 	}
 	s.secret = written
 	s.logf("write: ok (%d keys)", len(written.Data))
@@ -593,5 +623,24 @@ func (s *sim) checkReadyBacked() {
 	}
 	if s.cr.Spec.AccessKey != nil && string(s.secret.Data[v1alpha1.SecretKeyAccessKey]) != s.key {
 		s.violate("Ready=True, but the Secret does not hold the current accesskey")
+	}
+	if s.cr.Spec.Suspend {
+		return // suspended: the Secret is left as it is, templates are not looked at
+	}
+	if s.templateBroken() {
+		s.violate("Ready=True with a broken template")
+	}
+	if t := s.cr.Spec.SecretTemplate; t != nil {
+		d := s.secret.Data
+		want := map[string]string{
+			"VOIPBIN_TOKEN": string(d[v1alpha1.SecretKeyToken]),
+			"env": "Bearer " + string(d[v1alpha1.SecretKeyToken]) + "|" + string(d[v1alpha1.SecretKeyAccessKey]) +
+				"|" + string(d[v1alpha1.SecretKeyAPIURL]),
+		}
+		for k, v := range want {
+			if got, ok := d[k]; !ok || string(got) != v {
+				s.violate("Ready=True, but key %s is %q, not rendered from the Secret's credentials", k, got)
+			}
+		}
 	}
 }

@@ -131,6 +131,8 @@ func belongsTo(secret *corev1.Secret, vbc *v1alpha1.VoipbinCredential) bool {
 
 // DesiredSecret is the managed Secret the operator writes.
 type DesiredSecret struct {
+	// Type is the Secret's type (secretTemplate.type, default Opaque).
+	Type        corev1.SecretType
 	Data        map[string][]byte
 	Labels      map[string]string
 	Annotations map[string]string
@@ -143,6 +145,7 @@ type DesiredSecret struct {
 // deletionPolicy is Retain.
 func newDesiredSecret(vbc *v1alpha1.VoipbinCredential, data map[string][]byte) DesiredSecret {
 	d := DesiredSecret{
+		Type:        secretType(vbc),
 		Data:        data,
 		Labels:      map[string]string{},
 		Annotations: map[string]string{},
@@ -166,13 +169,21 @@ func (d DesiredSecret) Object(vbc *v1alpha1.VoipbinCredential) *corev1.Secret {
 			Name: vbc.Spec.SecretName, Namespace: vbc.Namespace,
 			Labels: maps.Clone(d.Labels), Annotations: maps.Clone(d.Annotations),
 		},
-		Type: corev1.SecretTypeOpaque,
+		Type: d.Type,
 		Data: maps.Clone(d.Data),
 	}
 	if d.Owned {
 		s.OwnerReferences = []metav1.OwnerReference{OwnerReference(vbc)}
 	}
 	return s
+}
+
+// secretType is the managed Secret's type: secretTemplate.type, default Opaque.
+func secretType(vbc *v1alpha1.VoipbinCredential) corev1.SecretType {
+	if t := vbc.Spec.SecretTemplate; t != nil && t.Type != "" {
+		return corev1.SecretType(t.Type)
+	}
+	return corev1.SecretTypeOpaque
 }
 
 // OwnerReference is the controller owner reference of a managed Secret to vbc.
@@ -191,18 +202,21 @@ func (d DesiredSecret) upToDate(existing *corev1.Secret, vbc *v1alpha1.VoipbinCr
 	if existing == nil {
 		return false
 	}
-	for _, k := range operatorKeys {
+	for _, k := range append(slices.Clone(operatorKeys), templateKeys(vbc)...) {
 		want, inDesired := d.Data[k]
 		have, inExisting := existing.Data[k]
 		if inDesired != inExisting || !bytes.Equal(want, have) {
 			return false
 		}
 	}
+	if have := existing.Type; have != d.Type && (have != "" || d.Type != corev1.SecretTypeOpaque) {
+		return false // refused by the API server: SecretWriteFailed says so
+	}
 	if !containsAll(existing.Labels, d.Labels) || !containsAll(existing.Annotations, d.Annotations) {
 		return false
 	}
 	owned := ownedFields(existing)
-	if !subset(owned.labels, d.Labels) || !subset(owned.annotations, d.Annotations) {
+	if !subset(owned.labels, d.Labels) || !subset(owned.annotations, d.Annotations) || !subsetData(owned.data, d.Data) {
 		return false
 	}
 	ref := metav1.GetControllerOfNoCopy(existing)
@@ -224,9 +238,14 @@ func subset(keys []string, m map[string]string) bool {
 	return !slices.ContainsFunc(keys, func(k string) bool { _, ok := m[k]; return !ok })
 }
 
-// fieldSet is the labels and annotations the operator's field manager owns.
+// subsetData reports whether every key in keys is in data.
+func subsetData(keys []string, data map[string][]byte) bool {
+	return !slices.ContainsFunc(keys, func(k string) bool { _, ok := data[k]; return !ok })
+}
+
+// fieldSet is the labels, annotations and data keys the operator's field manager owns.
 type fieldSet struct {
-	labels, annotations []string
+	labels, annotations, data []string
 }
 
 // ownedFields reads, from the managed fields of secret, the labels and annotations
@@ -245,12 +264,14 @@ func ownedFields(secret *corev1.Secret) fieldSet {
 				Labels      map[string]json.RawMessage `json:"f:labels"`
 				Annotations map[string]json.RawMessage `json:"f:annotations"`
 			} `json:"f:metadata"`
+			Data map[string]json.RawMessage `json:"f:data"`
 		}
 		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			continue
 		}
 		fs.labels = append(fs.labels, fieldNames(fields.Metadata.Labels)...)
 		fs.annotations = append(fs.annotations, fieldNames(fields.Metadata.Annotations)...)
+		fs.data = append(fs.data, fieldNames(fields.Data)...)
 	}
 	return fs
 }

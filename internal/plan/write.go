@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +96,9 @@ type writeDecision struct {
 // replaces the edit; no Secret is created before one credential is usable.
 func (d *decision) writePart() writeDecision {
 	existing, vbc := d.o.Secret, d.vbc
+	if d.templateErr = checkTemplates(vbc); d.templateErr != nil {
+		return writeDecision{}
+	}
 	tok, key := d.tokenToStore(), d.keyToStore()
 	fresh := tok != nil || key != nil
 	if existing != nil && !intactFor(existing, vbc) && !fresh {
@@ -104,6 +108,13 @@ func (d *decision) writePart() writeDecision {
 	if data == nil {
 		return writeDecision{}
 	}
+	rendered, terr := renderTemplates(vbc, data)
+	if terr != nil {
+		// The Secret is left exactly as it was; a held token stays held.
+		d.templateErr = terr
+		return writeDecision{}
+	}
+	maps.Copy(data, rendered)
 	desired := newDesiredSecret(vbc, data)
 	desired.Annotations[v1alpha1.AnnotationDataHash] = vouchedHash(existing, vbc, data, tok != nil, key != nil)
 	if issuedAt != "" {

@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+
+	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+)
+
+func withTemplate(secretType string, data map[string]string) credOption {
+	return func(v *v1alpha1.VoipbinCredential) {
+		v.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Type: secretType, Data: data}
+	}
+}
+
+// Issue 16: a Secret shaped for the app that reads it.
+var _ = Describe("A templated Secret", func() {
+	It("holds the rendered keys, is rendered again on renewal, and is left as it was by a broken template", func() {
+		w := newWorld("tmpl")
+		// The rendered forms are secrets too: the final leak scan looks for them
+		// (and for their base64 forms, which differ from the token's own).
+		scanner.AddIssuer("rendered token", func() []string {
+			var out []string
+			for _, t := range w.api.IssuedTokens() {
+				out = append(out, "Bearer "+t, "TOKEN="+t+"\n")
+			}
+			return out
+		})
+		// A renewal at about 20 s, an expiry at 30 s.
+		w.api.SetTokenLifetime(30 * time.Second)
+		w.loginCredential("cred", withTemplate("example.com/voipbin", map[string]string{
+			"VOIPBIN_TOKEN": "{{ .Token }}",
+			"auth-header":   "Bearer {{ .Token }}",
+			".env":          "TOKEN={{ .Token }}\nURL={{ .APIURL }}\n",
+		}))
+		w.waitReady("cred")
+
+		rendered := func(s *corev1.Secret) {
+			GinkgoHelper()
+			tok := string(s.Data[v1alpha1.SecretKeyToken])
+			Expect(tok).NotTo(BeEmpty())
+			Expect(string(s.Data["VOIPBIN_TOKEN"])).To(Equal(tok))
+			Expect(string(s.Data["auth-header"])).To(Equal("Bearer " + tok))
+			Expect(string(s.Data[".env"])).To(Equal("TOKEN=" + tok + "\nURL=" + w.url + "\n"))
+		}
+		s := w.secret(managedSecret("cred"))
+		Expect(s.Type).To(Equal(corev1.SecretType("example.com/voipbin")))
+		rendered(s)
+		first := string(s.Data[v1alpha1.SecretKeyToken])
+
+		By("renewal renders the keys again")
+		Eventually(w.storedTokenOf("cred")).WithTimeout(40 * time.Second).ShouldNot(Equal(first))
+		rendered(w.secret(managedSecret("cred")))
+		w.waitReady("cred")
+
+		By("a broken template leaves the last good Secret in place")
+		good := w.secret(managedSecret("cred")).Data
+		w.patch("cred", func(v *v1alpha1.VoipbinCredential) {
+			v.Spec.SecretTemplate.Data["bad"] = "{{ .Password }}"
+		})
+		Eventually(w.conditionOf("cred", v1alpha1.ConditionReady)).Should(And(
+			HavePrefix("False/"+v1alpha1.ReasonTemplateError+":"),
+			ContainSubstring(`secretTemplate.data["bad"]`), ContainSubstring("unknown value")))
+		Expect(w.condition("cred", v1alpha1.ConditionTokenReady)).To(HavePrefix("True/"))
+		Expect(w.kstatus("cred")).To(HavePrefix("Failed"))
+		// Across the next renewal: the token is renewed in memory, the Secret untouched.
+		before := w.logins()
+		Consistently(func() map[string][]byte { return w.secret(managedSecret("cred")).Data }).
+			WithTimeout(25 * time.Second).Should(Equal(good))
+		observe("%d logins in 25 s of 30 s tokens with a broken template", w.logins()-before)
+		Expect(w.logins()-before).To(BeNumerically("<=", 3), "a login loop under a broken template")
+
+		By("the fixed template is rendered")
+		w.patch("cred", func(v *v1alpha1.VoipbinCredential) {
+			v.Spec.SecretTemplate.Data["bad"] = "{{ .ExpiresAt }}"
+		})
+		w.waitReady("cred")
+		s = w.secret(managedSecret("cred"))
+		rendered(s)
+		Expect(string(s.Data["bad"])).To(Equal(string(s.Data[v1alpha1.SecretKeyExpiresAt])))
+	})
+})
