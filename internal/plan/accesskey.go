@@ -185,19 +185,16 @@ func (d *decision) absorbKey() {
 
 // keyCondition sets AccessKeyValid and returns what stalls the key, if anything.
 func (d *decision) keyCondition() *stall {
-	set := func(status metav1.ConditionStatus, reason, message string) {
-		setCondition(d.vbc, v1alpha1.ConditionAccessKeyValid, status, reason, message, d.now)
-	}
+	set := d.conditionSetter(v1alpha1.ConditionAccessKeyValid)
 	if e := d.keyInputErr(); e != nil {
-		set(metav1.ConditionFalse, e.Reason, e.Message)
-		return stallOf(e.Reason, e.Message, "")
+		return inputStall(set, e)
 	}
 	st := d.vbc.Status.AccessKey
 	stored := d.storedKey()
 	valid := stored.valid(d.now)
 	failing := st.FailedAttempts > 0
 	writeFailing := d.mem.Key != nil && d.mem.Write.Failure != nil
-	deferred := d.mem.Check.Inputs != "" && d.mem.Check.Failure == nil && d.now.Before(d.mem.Check.NotBefore)
+	deferred := d.deferred(d.mem.Check)
 	switch {
 	case failing && (!valid || keyRejected(st.LastFailureReason)):
 		set(metav1.ConditionFalse, reasonOr(st.LastFailureReason, v1alpha1.ReasonAPIUnavailable), st.LastFailureMessage)

@@ -223,6 +223,26 @@ func (d *decision) conditions() {
 	}
 }
 
+// conditionSetter returns a function that sets condition condType of the status
+// being decided.
+func (d *decision) conditionSetter(condType string) func(metav1.ConditionStatus, string, string) {
+	return func(status metav1.ConditionStatus, reason, message string) {
+		setCondition(d.vbc, condType, status, reason, message, d.now)
+	}
+}
+
+// inputStall sets a credential's condition False for an input that cannot be
+// used, and returns the stall it causes.
+func inputStall(set func(metav1.ConditionStatus, string, string), e *InputError) *stall {
+	set(metav1.ConditionFalse, e.Reason, e.Message)
+	return stallOf(e.Reason, e.Message, "")
+}
+
+// deferred reports whether a is a call deferred by a Retry-After that still holds.
+func (d *decision) deferred(a Attempt) bool {
+	return a.Inputs != "" && a.Failure == nil && d.now.Before(a.NotBefore)
+}
+
 // stall is what keeps a CR Stalled: a failure only a person can fix.
 type stall struct {
 	reason, message string

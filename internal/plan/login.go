@@ -239,12 +239,9 @@ func (d *decision) absorbToken() {
 // tokenCondition sets TokenReady from the Secret as it is now and the last
 // attempts, and returns what stalls the token, if anything.
 func (d *decision) tokenCondition() *stall {
-	set := func(status metav1.ConditionStatus, reason, message string) {
-		setCondition(d.vbc, v1alpha1.ConditionTokenReady, status, reason, message, d.now)
-	}
+	set := d.conditionSetter(v1alpha1.ConditionTokenReady)
 	if e := d.loginInputErr(); e != nil {
-		set(metav1.ConditionFalse, e.Reason, e.Message)
-		return stallOf(e.Reason, e.Message, "")
+		return inputStall(set, e)
 	}
 	st := d.vbc.Status.Token
 	stored := d.storedToken()
@@ -255,7 +252,7 @@ func (d *decision) tokenCondition() *stall {
 		st.RenewalTime = metaTime(renew.Time)
 	}
 	writeFailing := d.mem.Token != nil && d.mem.Write.Failure != nil
-	deferred := d.mem.Login.Inputs != "" && d.mem.Login.Failure == nil && d.now.Before(d.mem.Login.NotBefore)
+	deferred := d.deferred(d.mem.Login)
 	failing := st.FailedAttempts > 0
 	validUntil := "; the stored token is valid until " + timestamp(stored.expiresAt)
 	switch {

@@ -421,15 +421,8 @@ func (s *sim) login() *CallOutcome {
 		out.Token = &HeldToken{JWT: jwt, Username: s.username, IssuedAt: s.now, ExpiresAt: exp}
 		c.failed = true
 		s.logf("login: token expired on arrival")
-	case n < 82:
-		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
-		c.failed = true
-		s.logf("login: 503")
 	case n < 90:
-		ra := time.Duration(1+s.r.IntN(30)) * time.Second
-		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonRateLimited, Description: "HTTP 429", RetryAfter: ra}
-		c.failed, c.retryAfter = true, ra
-		s.logf("login: 429 Retry-After %s", ra)
+		s.transientFailure("login", n < 82, out, &c)
 	case n < 95:
 		out.DeferredUntil = s.now.Add(time.Duration(1+s.r.IntN(20)) * time.Second)
 		s.logf("login deferred")
@@ -441,6 +434,19 @@ func (s *sim) login() *CallOutcome {
 	}
 	s.calls = append(s.calls, c)
 	return out
+}
+
+// transientFailure answers a call with a 503 or a 429 with a random Retry-After.
+func (s *sim) transientFailure(what string, unavailable bool, out *CallOutcome, c *simCall) {
+	c.failed = true
+	if unavailable {
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
+		s.logf("%s: 503", what)
+		return
+	}
+	c.retryAfter = time.Duration(1+s.r.IntN(30)) * time.Second
+	out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonRateLimited, Description: "HTTP 429", RetryAfter: c.retryAfter}
+	s.logf("%s: 429 Retry-After %s", what, c.retryAfter)
 }
 
 // checkLoginJustified: a login is made only for a trigger that no token in hand
@@ -478,15 +484,8 @@ func (s *sim) check() *CallOutcome {
 		out.Key = &KeyInfo{ID: "id", Prefix: s.key[:11], ExpiresAt: s.now.Add(30 * 24 * time.Hour).Truncate(time.Second)}
 		s.keyCheckedAt = s.now
 		s.logf("check: valid")
-	case n < 80:
-		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
-		c.failed = true
-		s.logf("check: 503")
 	case n < 90:
-		ra := time.Duration(1+s.r.IntN(30)) * time.Second
-		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonRateLimited, Description: "HTTP 429", RetryAfter: ra}
-		c.failed, c.retryAfter = true, ra
-		s.logf("check: 429 Retry-After %s", ra)
+		s.transientFailure("check", n < 80, out, &c)
 	default:
 		out.Failure = &Failure{Kind: Permanent, Reason: v1alpha1.ReasonInvalidCredentials, Description: "HTTP 401"}
 		c.failed, c.permanent = true, true
