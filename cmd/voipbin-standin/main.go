@@ -85,6 +85,8 @@ func run(args []string) error {
 	configPath := fs.String("config", "", "JSON file with agents, accesskeys, customers (see the source)")
 	tokenLifetime := fs.Duration("token-lifetime", voipbintest.DefaultTokenLifetime, "lifetime of issued login tokens")
 	rateLimits := fs.Bool("rate-limits", false, "enforce VoIPBIN's rate limits (/auth/* 10/s burst 20 per IP, ...)")
+	keyDay := fs.Duration("accesskey-day", 24*time.Hour,
+		"how long one day of a created accesskey's expire lasts (tests: 30s makes a 24h key live 30s)")
 	expireFormat := fs.String("expire-format", "current", "how tokens state their expiry: current, legacy, exp or none")
 	var agents, keys repeated
 	fs.Var(&agents, "agent", "an agent as user:password[:customer-uuid] (repeatable)")
@@ -122,6 +124,7 @@ func run(args []string) error {
 		voipbintest.WithTokenLifetime(lifetime),
 		voipbintest.WithExpireFormat(format),
 		voipbintest.WithRateLimits(limits),
+		voipbintest.WithAccessKeyDay(*keyDay),
 		voipbintest.WithRequestLogger(func(r voipbintest.Request) { logRequest(logger, r) }),
 	)
 	for _, a := range agents {

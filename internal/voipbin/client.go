@@ -204,6 +204,7 @@ type request struct {
 	query     url.Values // never holds a credential
 	body      []byte     // JSON, or nil
 	cookie    string     // a full Cookie header value, or ""
+	bearer    string     // a login token for the Authorization header, or ""
 }
 
 // response is a 200 answer with its body read.
@@ -263,6 +264,9 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		// Set by hand rather than with AddCookie: the value is validated by
 		// the caller, and net/http's sanitizer would log invalid bytes.
 		httpReq.Header.Set("Cookie", req.cookie)
+	}
+	if req.bearer != "" {
+		httpReq.Header.Set("Authorization", "Bearer "+req.bearer)
 	}
 
 	start := time.Now()

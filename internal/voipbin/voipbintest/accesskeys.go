@@ -296,7 +296,7 @@ func (s *Server) handleCreateAccessKey(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	k := s.addAccessKeyLocked(AccessKey{
 		CustomerID: p.customerID, Name: body.Name, Detail: body.Detail,
-		Expire: s.now().Add(time.Duration(body.Expire) * time.Second),
+		Expire: s.now().Add(time.Duration(float64(body.Expire) / minAccessKeyExpire * float64(s.keyDay))),
 	})
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, toJSON(&k, true))

@@ -50,6 +50,7 @@ type Server struct {
 	lastKeyCreate     time.Time      // the latest tm_create of any key
 	keyCreates        map[int64]bool // every key's tm_create, Unix microseconds
 	tokenLifetime     time.Duration
+	keyDay            time.Duration // how long a created key's "day" of expire lasts
 	expireFormat      ExpireFormat
 	rateLimits        bool
 	authLimiters      map[string]*rate.Limiter // by client IP
@@ -74,6 +75,13 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 // by default); tests use seconds.
 func WithTokenLifetime(d time.Duration) Option { return func(s *Server) { s.tokenLifetime = d } }
 
+// WithAccessKeyDay compresses the lifetime of created accesskeys: a key
+// created with expire E seconds lives E/86400 × day (24h by default, the real
+// server's behaviour). The 86400-second minimum of expire still holds, so that
+// tests of rotation can use short lifetimes while clients send what they would
+// send to the real server.
+func WithAccessKeyDay(day time.Duration) Option { return func(s *Server) { s.keyDay = day } }
+
 // WithExpireFormat sets how issued tokens state their expiry.
 func WithExpireFormat(f ExpireFormat) Option { return func(s *Server) { s.expireFormat = f } }
 
@@ -97,6 +105,7 @@ func New(opts ...Option) *Server {
 		tokens:            map[string]*issuedToken{},
 		keyCreates:        map[int64]bool{},
 		tokenLifetime:     DefaultTokenLifetime,
+		keyDay:            24 * time.Hour,
 		authLimiters:      map[string]*rate.Limiter{},
 		apiLimiters:       map[string]*rate.Limiter{},
 		customerLimiters:  map[string]*rate.Limiter{},
@@ -187,6 +196,13 @@ func (s *Server) SetTokenLifetime(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokenLifetime = d
+}
+
+// SetAccessKeyDay changes WithAccessKeyDay for keys created from now on.
+func (s *Server) SetAccessKeyDay(day time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keyDay = day
 }
 
 // SetExpireFormat sets how tokens issued from now on state their expiry.
