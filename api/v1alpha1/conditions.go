@@ -70,6 +70,17 @@ const (
 	ReasonTemplateError = "TemplateError"
 	// ReasonPending: no attempt has been made yet (Unknown conditions only).
 	ReasonPending = "Pending"
+	// ReasonIssued is AccessKeyValid=True for a key the operator created
+	// (spec.accessKey.issue).
+	ReasonIssued = "Issued"
+	// ReasonAccessKeyCreateFailed: VoIPBIN refused to create an accesskey (HTTP
+	// 400 or 403: the agent lacks customer-admin rights, or the account refuses
+	// keys). Retried on the schedule of failures that need a person; a stored
+	// key stays while it is valid.
+	ReasonAccessKeyCreateFailed = "AccessKeyCreateFailed"
+	// ReasonWaitingForLogin: an issued accesskey is due, and no login token is
+	// stored yet to create it with (Unknown or False, with TokenReady's reason).
+	ReasonWaitingForLogin = "WaitingForLogin"
 )
 
 // Event reasons. Events are emitted on transitions, never once per retry.
@@ -92,7 +103,26 @@ const (
 	EventAPIURLNotAllowed = "APIURLNotAllowed"
 	// EventSecretWriteFailed (Warning): writing the managed Secret started failing.
 	EventSecretWriteFailed = "SecretWriteFailed"
+	// EventAccessKeyIssued (Normal): an accesskey the operator created was
+	// published in the managed Secret.
+	EventAccessKeyIssued = "AccessKeyIssued"
+	// EventAccessKeyCreateFailed (Warning): creating an accesskey started failing.
+	EventAccessKeyCreateFailed = "AccessKeyCreateFailed"
+	// EventAccessKeyRevoked (Normal): an accesskey the operator created was
+	// deleted (the previous key at its revokeAt, an orphan, or every key when the
+	// VoipbinCredential is deleted).
+	EventAccessKeyRevoked = "AccessKeyRevoked"
+	// EventAccessKeyRevokeFailed (Warning): deleting an accesskey started failing.
+	EventAccessKeyRevokeFailed = "AccessKeyRevokeFailed"
+	// EventAccessKeysLeftBehind (Warning): a deleted VoipbinCredential was released
+	// although some of its accesskeys could not be deleted; the event names them.
+	EventAccessKeysLeftBehind = "AccessKeysLeftBehind"
 )
+
+// FinalizerRevokeAccessKeys holds a VoipbinCredential with accessKey.issue and
+// deletionPolicy Delete until the accesskeys it created are deleted (or a
+// bounded time has passed).
+const FinalizerRevokeAccessKeys = "credentials.voipbin.net/revoke-accesskeys"
 
 // Labels, annotations and keys of the managed Secret, and annotations of the
 // VoipbinCredential itself.
@@ -114,6 +144,18 @@ const (
 	AnnotationRefreshRequestedAt = "credentials.voipbin.net/refresh-requested-at"
 	// FieldManager is the server-side apply field manager, and the managed-by label value.
 	FieldManager = "voipbin-credential-operator"
+	// AnnotationAccessKeyID is the id of the accesskey the operator created and
+	// stored in the managed Secret (accessKey.issue): with the Secret it survives
+	// any restart, so that the key in use is never taken for an orphan.
+	AnnotationAccessKeyID = "credentials.voipbin.net/accesskey-id"
+	// AnnotationAccessKeyIssuedAt and AnnotationAccessKeyExpiresAt are when the
+	// stored issued accesskey was created and expires (RFC 3339).
+	AnnotationAccessKeyIssuedAt  = "credentials.voipbin.net/accesskey-issued-at"
+	AnnotationAccessKeyExpiresAt = "credentials.voipbin.net/accesskey-expires-at"
+	// AnnotationAccessKeyIssuedFor is the UID of the VoipbinCredential that
+	// created the stored accesskey: a Secret retained by a deleted
+	// VoipbinCredential does not hand its key to a new one of the same name.
+	AnnotationAccessKeyIssuedFor = "credentials.voipbin.net/accesskey-issued-for"
 
 	// SecretKeyToken is the JWT from the last successful login.
 	SecretKeyToken = "token"

@@ -31,7 +31,7 @@ func newCredential() *v1alpha1.VoipbinCredential {
 func duration(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
 func withAccessKey(s *v1alpha1.VoipbinCredentialSpec, name string) {
-	s.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: name}}
+	s.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: name}}
 }
 
 var _ = Describe("VoipbinCredential validation", func() {

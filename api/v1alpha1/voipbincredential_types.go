@@ -24,7 +24,8 @@ const DefaultAPIURL = "https://api.voipbin.net"
 //
 // +kubebuilder:validation:XValidation:rule="has(self.login) || has(self.accessKey)",message="at least one of login and accessKey must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.login) || self.login.secretRef.name != self.secretName",message="secretName must differ from login.secretRef.name: the managed Secret cannot be its own input"
-// +kubebuilder:validation:XValidation:rule="!has(self.accessKey) || self.accessKey.secretRef.name != self.secretName",message="secretName must differ from accessKey.secretRef.name: the managed Secret cannot be its own input"
+// +kubebuilder:validation:XValidation:rule="!has(self.accessKey) || !has(self.accessKey.secretRef) || self.accessKey.secretRef.name != self.secretName",message="secretName must differ from accessKey.secretRef.name: the managed Secret cannot be its own input"
+// +kubebuilder:validation:XValidation:rule="!has(self.accessKey) || !has(self.accessKey.issue) || has(self.login)",message="accessKey.issue needs login: the login token is what creates the accesskeys"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.name != self.secretName",message="secretName must differ from tls.caSecretRef.name: the managed Secret cannot be its own input"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.apiURL.startsWith('https://')",message="tls is only allowed with an https:// apiURL"
 // +kubebuilder:validation:XValidation:rule="(has(self.secretTemplate) && has(self.secretTemplate.type) ? self.secretTemplate.type : 'Opaque') == (has(oldSelf.secretTemplate) && has(oldSelf.secretTemplate.type) ? oldSelf.secretTemplate.type : 'Opaque')",message="secretTemplate.type is immutable: a Secret's type cannot change"
@@ -58,8 +59,9 @@ type VoipbinCredentialSpec struct {
 	// +optional
 	Login *LoginSpec `json:"login,omitempty"`
 
-	// accessKey, when set, makes the operator validate an accesskey and publish it in
-	// the managed Secret's accesskey key.
+	// accessKey, when set, makes the operator publish an accesskey in the managed
+	// Secret's accesskey key: one it validates (secretRef), or one it creates,
+	// rotates and revokes itself (issue).
 	// +optional
 	AccessKey *AccessKeySpec `json:"accessKey,omitempty"`
 
@@ -136,11 +138,56 @@ type LoginSecretRef struct {
 	PasswordKey string `json:"passwordKey,omitempty"`
 }
 
-// AccessKeySpec says where the VoIPBIN accesskey is.
+// AccessKeySpec says where the VoIPBIN accesskey comes from: a Secret (secretRef)
+// or the operator itself (issue). Exactly one of them is set.
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.issue)",message="exactly one of accessKey.secretRef and accessKey.issue must be set"
 type AccessKeySpec struct {
-	// secretRef names the Secret, in this namespace, that holds the accesskey.
-	// +required
-	SecretRef AccessKeySecretRef `json:"secretRef"`
+	// secretRef names the Secret, in this namespace, that holds the accesskey; the
+	// operator validates it and publishes it.
+	// +optional
+	SecretRef *AccessKeySecretRef `json:"secretRef,omitempty"`
+
+	// issue makes the operator create the accesskey itself with the login token,
+	// rotate it before it expires and revoke the previous one. Needs login.
+	// +optional
+	Issue *AccessKeyIssueSpec `json:"issue,omitempty"`
+}
+
+// AccessKeyIssueSpec says how the operator issues accesskeys: each key is
+// created with lifetime, replaced renewBefore its expiry, and the key it
+// replaced is deleted revokeAfter the new one was published.
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || duration(self.renewBefore) < duration(has(self.lifetime) ? self.lifetime : '720h')",message="accessKey.issue.renewBefore must be shorter than the lifetime"
+type AccessKeyIssueSpec struct {
+	// lifetime is how long each created accesskey is valid. VoIPBIN creates keys
+	// for at least a day. Default 720h (30 days).
+	// +optional
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h')",message="accessKey.issue.lifetime must be at least 24h (VoIPBIN's minimum)"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('87600h')",message="accessKey.issue.lifetime must be at most 87600h (10 years)"
+	Lifetime *metav1.Duration `json:"lifetime,omitempty"`
+
+	// renewBefore is how long before the key's expiry a new key is created and
+	// published. Default: a third of the key's lifetime (240h for 720h). If it is
+	// longer than 90% of the lifetime the key was actually created with, a third
+	// is used instead.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="accessKey.issue.renewBefore must be at least 1m"
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+
+	// revokeAfter is how long the previous key stays valid after its successor
+	// was published, so that pods that read the key at start-up can move over
+	// (see rollout restarts). The operator then deletes it. Default 1h; 0s deletes
+	// it at once.
+	// +optional
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('720h')",message="accessKey.issue.revokeAfter must be at most 720h"
+	RevokeAfter *metav1.Duration `json:"revokeAfter,omitempty"`
 }
 
 // AccessKeySecretRef references the Secret key holding a VoIPBIN accesskey.
@@ -332,6 +379,15 @@ type AccessKeyStatus struct {
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
+	// issuedAt is when the operator created the stored key (accessKey.issue only).
+	// +optional
+	IssuedAt *metav1.Time `json:"issuedAt,omitempty"`
+
+	// previous is the key the stored one replaced, until it is deleted
+	// (accessKey.issue only).
+	// +optional
+	Previous *PreviousAccessKey `json:"previous,omitempty"`
+
 	// lastValidatedTime is when the accesskey last authenticated successfully.
 	// +optional
 	LastValidatedTime *metav1.Time `json:"lastValidatedTime,omitempty"`
@@ -363,6 +419,22 @@ type AccessKeyStatus struct {
 	// lastFailureMessage says why the last validation failed. It never holds secret material.
 	// +optional
 	LastFailureMessage string `json:"lastFailureMessage,omitempty"`
+}
+
+// PreviousAccessKey is an issued key that was replaced and is still live until
+// revokeAt. Of the key itself only its prefix.
+type PreviousAccessKey struct {
+	// id is the key's id.
+	// +required
+	ID string `json:"id"`
+
+	// prefix is the key's token_prefix (its first 11 characters).
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+
+	// revokeAt is when the operator deletes it.
+	// +optional
+	RevokeAt *metav1.Time `json:"revokeAt,omitempty"`
 }
 
 // The expiry and renewal columns are strings (RFC 3339), not dates: kubectl prints a

@@ -155,7 +155,7 @@ func (s *sampleSet) collectInputs() error {
 				s.agents = append(s.agents, login)
 			}
 		}
-		if a := vbc.Spec.AccessKey; a != nil {
+		if a := vbc.Spec.AccessKey; a != nil && a.SecretRef != nil {
 			key, err := s.value(vbc.Name, a.SecretRef.Name, orDefault(a.SecretRef.Key, defaultAccessKeyKey))
 			if err != nil {
 				return err

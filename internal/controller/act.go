@@ -35,6 +35,14 @@ func (r *VoipbinCredentialReconciler) act(ctx context.Context, vbc *v1alpha1.Voi
 		obs.Outcome.Check = r.check(ctx, in)
 	case plan.Write:
 		return r.write(ctx, vbc, p, obs, in)
+	case plan.Mint:
+		obs.Outcome.Mint = r.mint(ctx, p, obs, in)
+	case plan.ListKeys:
+		obs.Outcome.List = r.listKeys(ctx, p, obs, in)
+	case plan.Revoke:
+		obs.Outcome.Revoke = r.revoke(ctx, p, obs, in)
+	case plan.AddFinalizer, plan.RemoveFinalizer:
+		return r.setFinalizer(ctx, vbc, p.Action == plan.AddFinalizer)
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func readInputs(ctx context.Context, reader client.Reader, vbc *v1alpha1.Voipbin
 			in.Password = values[passKey]
 		}
 	}
-	if a := vbc.Spec.AccessKey; a != nil {
+	if a := vbc.Spec.AccessKey; a != nil && a.SecretRef != nil {
 		key := keyOrDefault(a.SecretRef.Key, "accesskey")
 		values, version, inErr, err := readSecretKeys(ctx, reader, vbc.Namespace, a.SecretRef.Name, key)
 		if err != nil {
@@ -164,7 +164,7 @@ func inputSecretNames(vbc *v1alpha1.VoipbinCredential) []string {
 	if l := vbc.Spec.Login; l != nil {
 		names = append(names, l.SecretRef.Name)
 	}
-	if a := vbc.Spec.AccessKey; a != nil {
+	if a := vbc.Spec.AccessKey; a != nil && a.SecretRef != nil {
 		names = append(names, a.SecretRef.Name)
 	}
 	if t := vbc.Spec.TLS; t != nil && t.CASecretRef != nil {

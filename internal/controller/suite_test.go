@@ -270,7 +270,7 @@ func withLogin(secretName string) func(*v1alpha1.VoipbinCredential) {
 
 func withAccessKey(secretName string) func(*v1alpha1.VoipbinCredential) {
 	return func(v *v1alpha1.VoipbinCredential) {
-		v.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: secretName}}
+		v.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: secretName}}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
@@ -66,9 +67,10 @@ func NewReconciler(c client.Client, apiReader, managedSecrets client.Reader, rec
 	}
 }
 
-// maxSteps bounds the actions of one reconcile: a login, a check, a write, and a
-// write retried after a Secret appeared in between, with room to spare.
-const maxSteps = 8
+// maxSteps bounds the actions of one reconcile: a login, a check, a write, a
+// write retried after a Secret appeared in between; with issued accesskeys a
+// finalizer, a listing, deletions, a create and a write; with room to spare.
+const maxSteps = 16
 
 // Reconcile gathers, decides and acts: it reads the CR, the managed Secret and
 // the input Secrets, then asks plan.Decide for the next action (a login, an
@@ -92,7 +94,7 @@ func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		// status would repeat what was just done; look again in a moment.
 		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
 	}
-	if vbc.DeletionTimestamp != nil {
+	if vbc.DeletionTimestamp != nil && !controllerutil.ContainsFinalizer(vbc, v1alpha1.FinalizerRevokeAccessKeys) {
 		// Hands off: the garbage collector decides about the Secret.
 		return ctrl.Result{}, nil
 	}

@@ -94,6 +94,8 @@ func sendTime(ch chan<- prometheus.Metric, desc *prometheus.Desc, t *metav1.Time
 type APIObserver struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// issued and revoked count the accesskeys created and deleted (accessKey.issue).
+	issued, revoked prometheus.Counter
 }
 
 var _ voipbin.Observer = (*APIObserver)(nil)
@@ -103,15 +105,23 @@ func NewAPIObserver(reg prometheus.Registerer) (*APIObserver, error) {
 	o := &APIObserver{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voipbin_api_requests_total",
-			Help: "VoIPBIN API requests by operation (login, list_accesskeys) and HTTP status code (or error).",
+			Help: "VoIPBIN API requests by operation (login, list_accesskeys, create_accesskey, delete_accesskey) and HTTP status code (or error).",
 		}, []string{"operation", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "voipbin_api_request_duration_seconds",
 			Help:    "Duration of VoIPBIN API requests by operation.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30},
 		}, []string{"operation"}),
+		issued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voipbin_accesskeys_issued_total",
+			Help: "Accesskeys the operator created (accessKey.issue).",
+		}),
+		revoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voipbin_accesskeys_revoked_total",
+			Help: "Accesskeys the operator deleted (replaced, orphaned, or of a deleted VoipbinCredential).",
+		}),
 	}
-	for _, col := range []prometheus.Collector{o.requests, o.duration} {
+	for _, col := range []prometheus.Collector{o.requests, o.duration, o.issued, o.revoked} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}
@@ -123,4 +133,12 @@ func NewAPIObserver(reg prometheus.Registerer) (*APIObserver, error) {
 func (o *APIObserver) ObserveRequest(operation, code string, duration time.Duration) {
 	o.requests.WithLabelValues(operation, code).Inc()
 	o.duration.WithLabelValues(operation).Observe(duration.Seconds())
+	if code == "200" {
+		switch operation {
+		case voipbin.OperationCreateAccessKey:
+			o.issued.Inc()
+		case voipbin.OperationDeleteAccessKey:
+			o.revoked.Inc()
+		}
+	}
 }

@@ -33,6 +33,10 @@ func (s storedKey) knownExpiry() *time.Time {
 }
 
 func (d *decision) storedKey() storedKey {
+	if issuing(d.vbc) {
+		k := d.storedIssued()
+		return storedKey{present: k.present, validated: k.present, expiresAt: k.expiresAt}
+	}
 	s, in, st := d.o.Secret, d.o.Inputs, d.vbc.Status.AccessKey
 	if s == nil || in.AccessKey == nil || st == nil || !belongsTo(s, d.vbc) || !intactPart(s, d.vbc, partAccessKey) ||
 		string(s.Data[v1alpha1.SecretKeyAccessKey]) != in.AccessKey.Key ||
@@ -86,6 +90,9 @@ func (d *decision) checkAttemptInputs() string {
 func (d *decision) keyPart() partDecision {
 	if d.vbc.Spec.AccessKey == nil || d.keyInputErr() != nil {
 		return partDecision{}
+	}
+	if issuing(d.vbc) {
+		return d.issuePart()
 	}
 	st := d.vbc.Status.AccessKey
 	req := d.refreshRequest()
@@ -163,6 +170,10 @@ func keyRejected(reason string) bool {
 // absorbKey updates status.accessKey once the Secret holds the key validated in
 // memory (at once for a periodic check of the key already stored).
 func (d *decision) absorbKey() {
+	if issuing(d.vbc) {
+		d.absorbIssued()
+		return
+	}
 	h, s := d.mem.Key, d.o.Secret
 	if d.vbc.Spec.AccessKey == nil || h == nil || s == nil || string(s.Data[v1alpha1.SecretKeyAccessKey]) != h.Key ||
 		string(s.Data[v1alpha1.SecretKeyAPIURL]) != d.o.Inputs.Endpoint.URL ||
@@ -177,6 +188,7 @@ func (d *decision) absorbKey() {
 	}
 	st.LastValidatedTime = metaTime(h.ValidatedAt)
 	st.SecretVersion, st.EndpointHash = h.SecretVersion, h.EndpointHash
+	st.IssuedAt, st.Previous = nil, nil
 	d.mem.Key = nil
 	if h.Refresh != "" {
 		d.mem.RefreshKey = h.Refresh
@@ -185,6 +197,9 @@ func (d *decision) absorbKey() {
 
 // keyCondition sets AccessKeyValid and returns what stalls the key, if anything.
 func (d *decision) keyCondition() *stall {
+	if issuing(d.vbc) {
+		return d.issuedCondition()
+	}
 	set := d.conditionSetter(v1alpha1.ConditionAccessKeyValid)
 	if e := d.keyInputErr(); e != nil {
 		return inputStall(set, e)

@@ -26,6 +26,32 @@ const (
 	Write
 	// HandsOff: the CR is being deleted; do nothing at all.
 	HandsOff
+	// Mint: create an accesskey named KeyName with KeyDetail for KeyLifetime,
+	// with the login token TokenFrom, and call Decide again with the outcome.
+	Mint
+	// ListKeys: list the live accesskeys named KeyName with the login token
+	// TokenFrom, and call Decide again with the outcome.
+	ListKeys
+	// Revoke: delete the accesskeys RevokeKeys with the login token TokenFrom,
+	// and call Decide again with the outcome.
+	Revoke
+	// AddFinalizer: add v1alpha1.FinalizerRevokeAccessKeys to the CR, and call
+	// Decide again with the CR as patched.
+	AddFinalizer
+	// RemoveFinalizer: remove v1alpha1.FinalizerRevokeAccessKeys from the CR,
+	// and call Decide again with the CR as patched (a CR being deleted is then
+	// handed off, or gone).
+	RemoveFinalizer
+)
+
+// TokenSource says which login token an accesskey call uses.
+type TokenSource int
+
+const (
+	// TokenHeld is Memory.Token, obtained and not stored (yet).
+	TokenHeld TokenSource = iota + 1
+	// TokenStored is the token in the managed Secret.
+	TokenStored
 )
 
 // Plan is what Decide decided.
@@ -41,6 +67,14 @@ type Plan struct {
 	Status v1alpha1.VoipbinCredentialStatus
 	// Memory is what the process remembers from now on.
 	Memory Memory
+	// KeyName, KeyDetail and KeyLifetime are the accesskey to create (Mint),
+	// or the name of the keys to list (ListKeys).
+	KeyName, KeyDetail string
+	KeyLifetime        time.Duration
+	// RevokeKeys are the accesskeys to delete (Revoke).
+	RevokeKeys []KeyInfo
+	// TokenFrom is the login token a Mint, ListKeys or Revoke uses.
+	TokenFrom TokenSource
 	// Events are to be recorded once the reconcile is over (each announces a
 	// write that succeeded, or a failure).
 	Events []Event
@@ -57,13 +91,20 @@ type Event struct {
 // the Plan's Action, feeds the outcome back, and repeats until Finish.
 func Decide(o Observed, now time.Time) Plan {
 	if o.CR.DeletionTimestamp != nil {
-		// The garbage collector decides what happens to the Secret; no call, no
-		// write, not even a status patch.
-		return Plan{Action: HandsOff, Status: o.CR.Status, Memory: o.Memory}
+		if !hasFinalizer(o.CR) {
+			// The garbage collector decides what happens to the Secret; no call, no
+			// write, not even a status patch.
+			return Plan{Action: HandsOff, Status: o.CR.Status, Memory: o.Memory}
+		}
+		// Only the issued accesskeys are deleted: still no write, no status patch.
+		return finalize(o, now)
 	}
 	d := newDecision(o, now)
 	d.fold()
 	if p, done := d.blocked(); done {
+		return p
+	}
+	if p, done := d.finalizerChange(); done {
 		return p
 	}
 	d.absorb()
@@ -73,7 +114,7 @@ func Decide(o Observed, now time.Time) Plan {
 	case login.call:
 		return d.plan(Plan{Action: Login, Fresh: login.fresh})
 	case key.call:
-		return d.plan(Plan{Action: Check})
+		return d.plan(key.plan())
 	}
 	write := d.writePart()
 	if write.secret != nil {
@@ -213,7 +254,7 @@ func (d *decision) conditions() {
 		(d.vbc.Spec.AccessKey == nil || d.keyAnswered(req)) {
 		d.vbc.Status.LastHandledRefreshRequest = req
 	}
-	if d.vbc.Spec.AccessKey != nil && isTrue(d.vbc, v1alpha1.ConditionAccessKeyValid) &&
+	if d.vbc.Spec.AccessKey != nil && !issuing(d.vbc) && isTrue(d.vbc, v1alpha1.ConditionAccessKeyValid) &&
 		!isTrueIn(&d.o.CR.Status, v1alpha1.ConditionAccessKeyValid) {
 		d.event(corev1.EventTypeNormal, v1alpha1.EventAccessKeyValidated, "Validate",
 			accessKeyMessage(d.vbc.Status.AccessKey))

@@ -71,7 +71,7 @@ func newWorld(t *testing.T, login, key bool) *world {
 		cr.Spec.Login = &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}}
 	}
 	if key {
-		cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: "key"}}
+		cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: "key"}}
 	}
 	return &world{t: t, now: t0, cr: cr, user: "alice", key: "vb_AbCdEfGhIjKlMnOpQrStUvWxYz012345",
 		lifetime: 7 * 24 * time.Hour, tokens: map[string]string{}}

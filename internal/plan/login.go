@@ -15,6 +15,20 @@ import (
 type partDecision struct {
 	call, fresh bool
 	wake        time.Time
+	// action is the call, when it is not a login or a check; with its
+	// details.
+	action Action
+	detail Plan
+}
+
+// plan is the Plan of the accesskey part's call: a Check unless action says otherwise.
+func (p partDecision) plan() Plan {
+	if p.action == Finish {
+		return Plan{Action: Check}
+	}
+	out := p.detail
+	out.Action = p.action
+	return out
 }
 
 // storedToken is the token the managed Secret holds, if it is usable for this CR.

@@ -111,6 +111,37 @@ type Memory struct {
 	// the Secret still holds that token.
 	RefreshLogin, RefreshKey string
 	RefreshLoginExpiry       time.Time
+
+	// Revoke is the last failed (or deferred) deletion of issued accesskeys.
+	Revoke Attempt
+	// Keys is the last listing of the CR's own issued accesskeys and what it
+	// found to delete (accessKey.issue).
+	Keys *KeyListing
+	// Listing is why the listing in flight was asked for.
+	Listing ListPurpose
+	// Swept: this process has listed the CR's issued keys once (the sweep
+	// for orphans at start-up).
+	Swept bool
+}
+
+// ListPurpose says why the CR's issued accesskeys are listed.
+type ListPurpose int
+
+const (
+	// ListSweep looks for orphans: keys created whose answer was lost.
+	ListSweep ListPurpose = iota + 1
+	// ListMint is the sweep every mint starts with.
+	ListMint
+	// ListFinalize finds every key of a deleted CR.
+	ListFinalize
+)
+
+// KeyListing is what a listing of the CR's issued accesskeys found.
+type KeyListing struct {
+	At      time.Time
+	Purpose ListPurpose
+	// Orphans are the ids still to delete.
+	Orphans []KeyInfo
 }
 
 // HeldToken is a login token in memory. It never prints its JWT.
@@ -138,6 +169,9 @@ type HeldKey struct {
 	// SecretVersion and EndpointHash are the inputs it was validated with;
 	// Refresh the refresh request pending then.
 	SecretVersion, EndpointHash, Refresh string
+	// Issued: the operator created this key (accessKey.issue); ValidatedAt is
+	// then when it was created.
+	Issued bool
 }
 
 // Format prints the key's prefix only.
@@ -180,9 +214,39 @@ func (a Attempt) remembered(inputs string, storedNow bool) *Attempt {
 
 // Outcome is the result of the action of the previous Plan; at most one is set.
 type Outcome struct {
-	Login *CallOutcome
-	Check *CallOutcome
-	Write *WriteOutcome
+	Login  *CallOutcome
+	Check  *CallOutcome
+	Write  *WriteOutcome
+	Mint   *MintOutcome
+	List   *ListOutcome
+	Revoke *RevokeOutcome
+}
+
+// MintOutcome is the result of creating an accesskey.
+type MintOutcome struct {
+	At time.Time
+	// Key is the created key, with Info and ValidatedAt (its creation) set.
+	Key *HeldKey
+	// Failure and DeferredUntil as in CallOutcome.
+	Failure       *Failure
+	DeferredUntil time.Time
+}
+
+// ListOutcome is the result of listing the CR's own issued accesskeys.
+type ListOutcome struct {
+	At            time.Time
+	Keys          []KeyInfo
+	Failure       *Failure
+	DeferredUntil time.Time
+}
+
+// RevokeOutcome is the result of deleting accesskeys: those deleted (or gone
+// already), and the failure that stopped the rest.
+type RevokeOutcome struct {
+	At            time.Time
+	Revoked       []KeyInfo
+	Failure       *Failure
+	DeferredUntil time.Time
 }
 
 // CallOutcome is the result of a login or an accesskey check.

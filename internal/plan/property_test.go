@@ -132,7 +132,7 @@ func (s *sim) newCR(login, key bool) *v1alpha1.VoipbinCredential {
 		cr.Spec.Login = &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}}
 	}
 	if key {
-		cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: "key"}}
+		cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: "key"}}
 	}
 	if s.r.IntN(2) == 0 {
 		cr.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{

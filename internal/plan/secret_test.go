@@ -32,7 +32,7 @@ func testCredential(login, accessKey bool) *v1alpha1.VoipbinCredential {
 			Name: "voipbin-login", UsernameKey: "username", PasswordKey: "password"}}
 	}
 	if accessKey {
-		vbc.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{
+		vbc.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{
 			Name: "voipbin-accesskey", Key: "accesskey"}}
 	}
 	return vbc

@@ -22,6 +22,12 @@ func (d *decision) fold() {
 		d.foldCheck(out.Check)
 	case out.Write != nil:
 		d.foldWrite(out.Write)
+	case out.Mint != nil:
+		d.foldMint(out.Mint)
+	case out.List != nil:
+		d.foldList(out.List)
+	case out.Revoke != nil:
+		d.foldRevoke(out.Revoke)
 	}
 }
 
@@ -120,6 +126,9 @@ func (d *decision) writePart() writeDecision {
 	if issuedAt != "" {
 		desired.Annotations[v1alpha1.AnnotationTokenIssuedAt] = issuedAt
 	}
+	if issuing(vbc) {
+		maps.Copy(desired.Annotations, d.issuedAnnotations(key))
+	}
 	if desired.upToDate(existing, vbc) {
 		d.mem.Write = Attempt{}
 		return writeDecision{}
@@ -196,6 +205,9 @@ func (d *decision) tokenToStore() *HeldToken {
 func (d *decision) keyToStore() *HeldKey {
 	if d.vbc.Spec.AccessKey == nil {
 		return nil
+	}
+	if issuing(d.vbc) {
+		return d.heldIssued()
 	}
 	return d.heldKey()
 }

@@ -108,7 +108,7 @@ var _ = Describe("The manager binary", func() {
 			ObjectMeta: metav1.ObjectMeta{Name: "observed", Namespace: ns},
 			Spec: v1alpha1.VoipbinCredentialSpec{APIURL: standIn.URL, SecretName: "observed-out",
 				Login:     &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}},
-				AccessKey: &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: "key"}}},
+				AccessKey: &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: "key"}}},
 		}
 		Expect(k8s.Create(ctx, vbc)).To(Succeed())
 		Eventually(func() []metav1.Condition {

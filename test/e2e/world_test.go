@@ -197,7 +197,7 @@ func withLogin(secretName string) credOption {
 
 func withAccessKey(secretName string) credOption {
 	return func(v *v1alpha1.VoipbinCredential) {
-		v.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: secretName}}
+		v.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: secretName}}
 	}
 }
 

@@ -86,7 +86,7 @@ func (k *cluster) createCredential(ctx context.Context, cr *crInfo, apiURL strin
 		if err := k.c.Create(ctx, key); err != nil {
 			return fmt.Errorf("creating Secret %s: %w", cr.KeySecret, err)
 		}
-		vbc.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: v1alpha1.AccessKeySecretRef{Name: cr.KeySecret}}
+		vbc.Spec.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: cr.KeySecret}}
 		// The shortest interval the API allows, so that keys are re-checked
 		// (and meet faults) during the soak.
 		vbc.Spec.AccessKeyCheckInterval = &metav1.Duration{Duration: time.Minute}
