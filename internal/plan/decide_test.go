@@ -44,6 +44,8 @@ type world struct {
 	writes       int
 	events       []Event
 	last         Plan
+	// api is the accesskey side of the scripted API (accessKey.issue).
+	api issueAPI
 }
 
 type answer struct {
@@ -116,7 +118,7 @@ func (w *world) next(answers *[]answer) answer {
 func (w *world) reconcile() Plan {
 	w.t.Helper()
 	o := w.observed()
-	for step := 1; step <= 8; step++ {
+	for step := 1; step <= 16; step++ {
 		p := Decide(o, w.now)
 		w.mem = p.Memory
 		w.events = append(w.events, p.Events...)
@@ -133,9 +135,14 @@ func (w *world) reconcile() Plan {
 			o.Outcome.Check = w.check()
 		case Write:
 			w.write(p, &o)
+		case Mint, ListKeys, Revoke:
+			w.issueCall(p, &o)
+		case AddFinalizer, RemoveFinalizer:
+			w.setFinalizer(p.Action == AddFinalizer)
+			o.CR = w.cr.DeepCopy()
 		}
 	}
-	w.t.Fatal("no Finish after 8 steps")
+	w.t.Fatal("no Finish after 16 steps")
 	return Plan{}
 }
 

@@ -24,15 +24,16 @@ type Failure struct {
 // holds, the CR is Stalled (kstatus), even when a still-valid stored token keeps
 // Ready True.
 var needsHuman = map[string]bool{
-	v1alpha1.ReasonInvalidCredentials: true,
-	v1alpha1.ReasonAccountDisabled:    true,
-	v1alpha1.ReasonAccessKeyExpired:   true,
-	v1alpha1.ReasonSecretNotFound:     true,
-	v1alpha1.ReasonSecretKeyMissing:   true,
-	v1alpha1.ReasonSecretConflict:     true,
-	v1alpha1.ReasonAPIURLNotAllowed:   true,
-	v1alpha1.ReasonTLSError:           true,
-	v1alpha1.ReasonUnexpectedResponse: true,
+	v1alpha1.ReasonInvalidCredentials:    true,
+	v1alpha1.ReasonAccountDisabled:       true,
+	v1alpha1.ReasonAccessKeyExpired:      true,
+	v1alpha1.ReasonSecretNotFound:        true,
+	v1alpha1.ReasonSecretKeyMissing:      true,
+	v1alpha1.ReasonSecretConflict:        true,
+	v1alpha1.ReasonAPIURLNotAllowed:      true,
+	v1alpha1.ReasonTLSError:              true,
+	v1alpha1.ReasonUnexpectedResponse:    true,
+	v1alpha1.ReasonAccessKeyCreateFailed: true,
 }
 
 // expiredOnArrival is the failure of a token whose expiry is at or before the

@@ -366,7 +366,7 @@ func (d *decision) foldRevoke(out *RevokeOutcome) {
 		d.revokeFailed(*out.Failure, out.At, "deleting an accesskey")
 	default:
 		d.mem.Revoke = Attempt{}
-		if l := d.mem.Keys; l != nil && len(l.Orphans) == 0 && l.Purpose != ListMint {
+		if l := d.mem.Keys; l != nil && len(l.Orphans) == 0 && l.Purpose == ListSweep {
 			d.mem.Keys = nil
 		}
 	}
