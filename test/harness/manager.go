@@ -114,6 +114,8 @@ type Manager struct {
 	logFile *os.File
 	exited  chan struct{}
 	err     error
+	// sent is the signal the last StopWith sent (0: none).
+	sent syscall.Signal
 }
 
 // StartManager starts the manager and waits until its readiness probe answers.
@@ -299,14 +301,20 @@ func (m *Manager) Stop() (time.Duration, error) { return m.StopWith(syscall.SIGT
 // killing the group when it has not within the stop timeout. It returns how long
 // the manager took, and an error when it had to be killed or exited with an
 // error other than being ended by sig (a manager that handles SIGTERM exits 0).
-// A manager that had already exited returns at once, with its exit error.
+// A manager that had already exited returns at once, with its exit error (none
+// when it was ended by the signal an earlier StopWith sent, such as a test's
+// SIGKILL).
 func (m *Manager) StopWith(sig syscall.Signal) (time.Duration, error) {
 	start := time.Now()
 	select {
 	case <-m.exited:
+		if m.sent != 0 {
+			return 0, endedBy(m.err, m.sent)
+		}
 		return 0, m.err
 	default:
 	}
+	m.sent = sig
 	_ = syscall.Kill(-m.Pid(), sig)
 	select {
 	case <-m.exited:

@@ -40,6 +40,9 @@ type Fault struct {
 	Oversized bool
 	// Redirect answers 302 with this Location.
 	Redirect string
+	// Method, when set, limits the fault to requests of that method (POST
+	// /v1.0/accesskeys, not the listing); others pass it by.
+	Method string
 }
 
 // InjectFault queues f for the next requests to path (exact match, e.g.
@@ -80,13 +83,13 @@ func (s *Server) downStatus(path string) (int, bool) {
 	return status, ok
 }
 
-// takeFault returns the fault for the next request to path, if any, and
+// takeFault returns the fault for the next request to path with method, if any, and
 // counts the request against it.
-func (s *Server) takeFault(path string) (Fault, bool) {
+func (s *Server) takeFault(method, path string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	queue := s.faults[path]
-	if len(queue) == 0 {
+	if len(queue) == 0 || (queue[0].Method != "" && queue[0].Method != method) {
 		return Fault{}, false
 	}
 	f := queue[0]

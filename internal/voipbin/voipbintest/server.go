@@ -246,7 +246,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, status, "", "")
 		return
 	}
-	if f, ok := s.takeFault(r.URL.Path); ok {
+	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
 		if s.applyFault(w, rw, r, ref, f) {
 			return
 		}
