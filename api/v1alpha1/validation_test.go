@@ -34,6 +34,10 @@ func withAccessKey(s *v1alpha1.VoipbinCredentialSpec, name string) {
 	s.AccessKey = &v1alpha1.AccessKeySpec{SecretRef: &v1alpha1.AccessKeySecretRef{Name: name}}
 }
 
+func withIssue(s *v1alpha1.VoipbinCredentialSpec) {
+	s.AccessKey = &v1alpha1.AccessKeySpec{Issue: &v1alpha1.AccessKeyIssueSpec{}}
+}
+
 var _ = Describe("VoipbinCredential validation", func() {
 	// Each entry is a rule: an invalid spec the API server must refuse with the rule's
 	// message, and a valid spec next to it that it must accept, so that a rule that
@@ -62,6 +66,40 @@ var _ = Describe("VoipbinCredential validation", func() {
 			func(s *v1alpha1.VoipbinCredentialSpec) { withAccessKey(s, "out") },
 			func(s *v1alpha1.VoipbinCredentialSpec) { withAccessKey(s, "key") },
 			"secretName must differ from accessKey.secretRef.name"),
+		Entry("accessKey has exactly one of secretRef and issue: not both",
+			func(s *v1alpha1.VoipbinCredentialSpec) { withAccessKey(s, "key"); s.AccessKey.Issue = &v1alpha1.AccessKeyIssueSpec{} },
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s) },
+			"exactly one of accessKey.secretRef and accessKey.issue must be set"),
+		Entry("accessKey has exactly one of secretRef and issue: not neither",
+			func(s *v1alpha1.VoipbinCredentialSpec) { s.AccessKey = &v1alpha1.AccessKeySpec{} },
+			func(s *v1alpha1.VoipbinCredentialSpec) { withAccessKey(s, "key") },
+			"exactly one of accessKey.secretRef and accessKey.issue must be set"),
+		Entry("accessKey.issue needs login",
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.Login = nil },
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s) },
+			"accessKey.issue needs login"),
+		Entry("accessKey.issue.lifetime is at least 24h",
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.Lifetime = duration(23 * time.Hour) },
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.Lifetime = duration(24 * time.Hour) },
+			"accessKey.issue.lifetime must be at least 24h"),
+		Entry("accessKey.issue.renewBefore is shorter than the lifetime",
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.AccessKey.Issue.Lifetime, s.AccessKey.Issue.RenewBefore = duration(48*time.Hour), duration(48*time.Hour)
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.AccessKey.Issue.Lifetime, s.AccessKey.Issue.RenewBefore = duration(48*time.Hour), duration(47*time.Hour)
+			},
+			"accessKey.issue.renewBefore must be shorter than the lifetime"),
+		Entry("accessKey.issue.renewBefore is shorter than the default lifetime",
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RenewBefore = duration(720 * time.Hour) },
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RenewBefore = duration(240 * time.Hour) },
+			"accessKey.issue.renewBefore must be shorter than the lifetime"),
+		Entry("accessKey.issue.revokeAfter is at most 720h",
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RevokeAfter = duration(721 * time.Hour) },
+			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RevokeAfter = duration(0) },
+			"accessKey.issue.revokeAfter must be at most 720h"),
 		Entry("secretName differs from tls.caSecretRef.name",
 			func(s *v1alpha1.VoipbinCredentialSpec) {
 				s.TLS = &v1alpha1.TLSSpec{CASecretRef: &v1alpha1.CASecretRef{Name: "out"}}
