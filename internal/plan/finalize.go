@@ -30,6 +30,12 @@ func (d *decision) finalizeStep() Plan {
 	if !wantsFinalizer(d.vbc) {
 		return Plan{Action: RemoveFinalizer}
 	}
+	switch {
+	case !d.o.Allowed.Allows(apiURLOf(d.vbc)):
+		return d.release("apiURL is not allowed by the operator's --allowed-api-urls: no call is made")
+	case d.vbc.Spec.Suspend:
+		return d.release("the VoipbinCredential is suspended: no call is made")
+	}
 	deadline := d.vbc.DeletionTimestamp.Add(revokeHold)
 	if !d.now.Before(deadline) {
 		return d.release("the accesskeys could not be deleted within " + revokeHold.String())
@@ -79,7 +85,7 @@ func (d *decision) finalizeLogin(deadline time.Time) Plan {
 	if d.vbc.Spec.Login == nil || d.loginInputErr() != nil {
 		return d.release("no login token to delete them with, and the login Secret cannot be used")
 	}
-	r := d.mem.Login.remembered(d.loginAttemptInputs(), false)
+	r := d.mem.Login.remembered(d.loginAttemptInputs(), true)
 	if d.o.Outcome.Login != nil || (r != nil && d.now.Before(r.NotBefore)) {
 		var wake time.Time
 		if r != nil {
@@ -96,10 +102,12 @@ func (d *decision) release(why string) Plan {
 	if l := d.mem.Keys; l != nil && l.Purpose == ListFinalize {
 		left = l.Orphans
 	}
+	what := "any accesskey named " + KeyName(d.vbc)
 	if len(left) > 0 {
-		d.event(corev1.EventTypeWarning, v1alpha1.EventAccessKeysLeftBehind, "Revoke",
-			why+"; left behind: "+describeKeys(left)+" (delete them in VoIPBIN, or let them expire)")
+		what = describeKeys(left) + ", and " + what
 	}
+	d.event(corev1.EventTypeWarning, v1alpha1.EventAccessKeysLeftBehind, "Revoke",
+		why+"; left behind: "+what+" (delete them in VoIPBIN, or let them expire)")
 	return Plan{Action: RemoveFinalizer}
 }
 

@@ -97,8 +97,17 @@ type sim struct {
 	epoch     int // external events so far
 	wake      time.Time
 
+	// keys are the accesskeys the simulated API created (accessKey.issue).
+	keys []*simKey
+
 	journal    []string
 	violations []string
+}
+
+// simKey is an accesskey the simulated API created.
+type simKey struct {
+	id, name, key             string
+	created, expires, deleted time.Time
 }
 
 func newSim(seed, history uint64) *sim {
@@ -117,14 +126,24 @@ func newSim(seed, history uint64) *sim {
 	if s.cr.Spec.Login == nil && s.cr.Spec.AccessKey == nil {
 		s.cr.Spec.Login = &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}}
 	}
+	if r.IntN(3) == 0 {
+		s.issueKeys()
+	}
 	return s
+}
+
+// issueKeys makes the CR's accesskey one the operator creates.
+func (s *sim) issueKeys() {
+	s.cr.Spec.Login = &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}}
+	s.cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{Issue: &v1alpha1.AccessKeyIssueSpec{
+		RevokeAfter: &metav1.Duration{Duration: time.Duration(s.r.IntN(3)) * 30 * time.Minute}}}
 }
 
 func (s *sim) newCR(login, key bool) *v1alpha1.VoipbinCredential {
 	s.uids++
 	cr := &v1alpha1.VoipbinCredential{
 		ObjectMeta: metav1.ObjectMeta{Name: "billing", Namespace: "apps", Generation: 1,
-			UID: types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", s.uids))},
+			UID: types.UID(fmt.Sprintf("%08d-0000-4000-8000-000000000000", s.uids))},
 		Spec: v1alpha1.VoipbinCredentialSpec{APIURL: "https://api.voipbin.net", SecretName: "billing-voipbin",
 			DeletionPolicy: []v1alpha1.DeletionPolicy{v1alpha1.DeletionPolicyDelete, v1alpha1.DeletionPolicyRetain}[s.r.IntN(2)]},
 	}
@@ -256,8 +275,11 @@ func (s *sim) recreate() {
 			s.secret = nil
 		}
 	}
-	login, key := s.cr.Spec.Login != nil, s.cr.Spec.AccessKey != nil
+	login, key, issue := s.cr.Spec.Login != nil, s.cr.Spec.AccessKey != nil, issuing(s.cr)
 	s.cr = s.newCR(login, key)
+	if issue {
+		s.issueKeys()
+	}
 	s.mem = Memory{}
 	if s.r.IntN(2) == 0 {
 		s.username = map[string]string{"alice": "bob", "bob": "alice"}[s.username]
@@ -309,8 +331,11 @@ func (s *sim) reconcile(why string) {
 	for step := 1; ; step++ {
 		p := Decide(o, s.now)
 		s.mem = p.Memory
-		if s.cr.DeletionTimestamp != nil && p.Action != HandsOff {
+		if s.cr.DeletionTimestamp != nil && p.Action != HandsOff && !hasFinalizer(s.cr) {
 			s.violate("a terminating CR got action %d", p.Action)
+		}
+		if s.cr.DeletionTimestamp != nil && p.Action == Write {
+			s.violate("a terminating CR's Secret was written")
 		}
 		if p.Action == HandsOff {
 			if s.cr.DeletionTimestamp == nil {
@@ -322,12 +347,15 @@ func (s *sim) reconcile(why string) {
 			if step == maxSimSteps {
 				s.violate("no Finish after %d steps", step)
 			}
+			if s.cr.DeletionTimestamp != nil && !equalStatus(p.Status, s.cr.Status) {
+				s.violate("a terminating CR's status was changed")
+			}
 			s.cr.Status = p.Status
 			s.wake = p.Wake
 			break
 		}
 		acted = true
-		if calls[p.Action]++; p.Action != Write && calls[p.Action] > 1 {
+		if calls[p.Action]++; p.Action != Write && p.Action != Revoke && p.Action != ListKeys && calls[p.Action] > 1 {
 			s.violate("%d calls of kind %d in one reconcile", calls[p.Action], p.Action)
 		}
 		o.Status, o.Memory, o.Outcome = &p.Status, p.Memory, Outcome{}
@@ -336,6 +364,15 @@ func (s *sim) reconcile(why string) {
 			o.Outcome.Login = s.login()
 		case Check:
 			o.Outcome.Check = s.check()
+		case Mint:
+			o.Outcome.Mint = s.mint(p, o)
+		case ListKeys:
+			o.Outcome.List = s.listKeys(p)
+		case Revoke:
+			o.Outcome.Revoke = s.revoke(p)
+		case AddFinalizer, RemoveFinalizer:
+			s.setFinalizer(p, o)
+			o.CR = s.cr.DeepCopy()
 		case Write:
 			if s.write(p) {
 				wrote = true
@@ -345,7 +382,9 @@ func (s *sim) reconcile(why string) {
 			s.observeSecret(&o)
 		}
 	}
-	s.checkInvariants(before)
+	if s.cr.DeletionTimestamp == nil { // a CR being deleted keeps its status as it was
+		s.checkInvariants(before)
+	}
 	if why == "own write" && acted {
 		s.violate("the operator's own write woke a reconcile that acted again")
 	}
@@ -354,7 +393,7 @@ func (s *sim) reconcile(why string) {
 	}
 }
 
-const maxSimSteps = 8
+const maxSimSteps = 16
 
 func (s *sim) allowedNow() bool { return s.allowed.Allows(s.cr.Spec.APIURL) }
 
@@ -572,7 +611,11 @@ func (s *sim) checkInvariants(before *v1alpha1.VoipbinCredentialStatus) {
 				s.violate("refresh %s marked handled, but the Secret's token is from before it", req)
 			}
 		}
-		if s.cr.Spec.AccessKey != nil && s.keyCheckedAt.Before(asked) {
+		if issuing(s.cr) {
+			if k := s.keyByValue(string(s.secretData(v1alpha1.SecretKeyAccessKey))); k == nil || k.created.Before(asked) {
+				s.violate("refresh %s marked handled, but the Secret's accesskey was created before it", req)
+			}
+		} else if s.cr.Spec.AccessKey != nil && s.keyCheckedAt.Before(asked) {
 			s.violate("refresh %s marked handled without a validation after it", req)
 		}
 	}
@@ -620,7 +663,12 @@ func (s *sim) checkReadyBacked() {
 			s.violate("Ready=True but no wake by the token's expiry (wake %s)", s.wake)
 		}
 	}
-	if s.cr.Spec.AccessKey != nil && string(s.secret.Data[v1alpha1.SecretKeyAccessKey]) != s.key {
+	if issuing(s.cr) {
+		if k := s.keyByValue(string(s.secret.Data[v1alpha1.SecretKeyAccessKey])); k == nil || !k.deleted.IsZero() ||
+			!s.now.Before(k.expires) || k.name != KeyName(s.cr) {
+			s.violate("Ready=True, but the Secret's accesskey is not a live key created for the CR")
+		}
+	} else if s.cr.Spec.AccessKey != nil && string(s.secret.Data[v1alpha1.SecretKeyAccessKey]) != s.key {
 		s.violate("Ready=True, but the Secret does not hold the current accesskey")
 	}
 	if s.cr.Spec.Suspend {
@@ -642,4 +690,162 @@ func (s *sim) checkReadyBacked() {
 			}
 		}
 	}
+}
+
+// The simulated accesskey API of accessKey.issue, and its invariants: a key is
+// created only when no key of the CR other than the stored one is live (orphans
+// and the previous key are deleted first, so never more than two live keys
+// after a rotation); a stored key is never deleted while the CR lives; and a
+// deleted CR is released only once its keys are gone, or after revokeHold
+// with an event naming them.
+
+func (s *sim) keyByValue(v string) *simKey {
+	for _, k := range s.keys {
+		if k.key == v {
+			return k
+		}
+	}
+	return nil
+}
+
+// liveKeys are the live keys named for the current CR.
+func (s *sim) liveKeys() []*simKey {
+	var out []*simKey
+	for _, k := range s.keys {
+		if k.deleted.IsZero() && k.name == KeyName(s.cr) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (s *sim) issueCall(p Plan, o Observed) {
+	if p.TokenFrom == TokenStored && (o.Secret == nil || len(o.Secret.Data[v1alpha1.SecretKeyToken]) == 0) {
+		s.violate("an accesskey call with the stored token, and none is stored")
+	}
+	if p.TokenFrom == 0 {
+		s.violate("an accesskey call without a token")
+	}
+	if s.stopping {
+		s.violate("an accesskey call started while the manager was stopping")
+	}
+	if !s.allowedNow() {
+		s.violate("an accesskey call to %s, which the allow-list refuses", s.cr.Spec.APIURL)
+	}
+	if s.cr.Spec.Suspend {
+		s.violate("an accesskey call while suspended")
+	}
+}
+
+func (s *sim) mint(p Plan, o Observed) *MintOutcome {
+	s.issueCall(p, o)
+	if s.cr.DeletionTimestamp != nil {
+		s.violate("a key created for a CR being deleted")
+	}
+	if h := s.mem.Key; h != nil && h.Issued && s.now.Before(h.Info.ExpiresAt) {
+		s.violate("a key created while one created before is in memory")
+	}
+	// At most one key of the CR is live when another is made: the one the
+	// Secret holds, or the status describes (the Secret's was lost with an
+	// apiURL change); the previous one and orphans are deleted first.
+	stored := string(s.secretData(v1alpha1.SecretKeyAccessKey))
+	live := s.liveKeys()
+	for _, k := range live {
+		if k.key != stored && (s.cr.Status.AccessKey == nil || k.id != s.cr.Status.AccessKey.ID) {
+			s.violate("a key created while key %s of the CR (neither stored nor in the status) is live", k.id)
+		}
+	}
+	if len(live) > 1 {
+		s.violate("a key created while %d keys of the CR are live", len(live))
+	}
+	out := &MintOutcome{At: s.now}
+	k := &simKey{id: fmt.Sprintf("00000000-0000-4000-9000-%012d", len(s.keys)), name: p.KeyName,
+		key: fmt.Sprintf("vb_k%031d", len(s.keys)), created: s.now, expires: s.now.Add(s.lifetime).Truncate(time.Second)}
+	switch n := s.r.IntN(100); {
+	case n < 70:
+		s.keys = append(s.keys, k)
+		out.Key = &HeldKey{Key: k.key, ValidatedAt: s.now, Info: KeyInfo{ID: k.id, Name: k.name, Prefix: k.key[:11], ExpiresAt: k.expires}}
+		s.logf("mint: %s", k.id)
+	case n < 80:
+		s.keys = append(s.keys, k) // created, the answer lost
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "timeout"}
+		s.logf("mint: %s created, answer lost", k.id)
+	case n < 90:
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
+		s.logf("mint: 503")
+	case n < 95:
+		out.DeferredUntil = s.now.Add(time.Duration(1+s.r.IntN(20)) * time.Second)
+		s.logf("mint deferred")
+	default:
+		out.Failure = &Failure{Kind: Permanent, Reason: v1alpha1.ReasonAccessKeyCreateFailed, Description: "HTTP 403"}
+		s.logf("mint: 403")
+	}
+	return out
+}
+
+func (s *sim) listKeys(p Plan) *ListOutcome {
+	s.issueCall(p, s.gather())
+	out := &ListOutcome{At: s.now}
+	if s.r.IntN(10) == 0 {
+		out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
+		s.logf("list: 503")
+		return out
+	}
+	for _, k := range s.keys {
+		if k.deleted.IsZero() && k.name == p.KeyName {
+			out.Keys = append(out.Keys, KeyInfo{ID: k.id, Name: k.name, Prefix: k.key[:11], ExpiresAt: k.expires})
+		}
+	}
+	s.logf("list: %d keys", len(out.Keys))
+	return out
+}
+
+func (s *sim) revoke(p Plan) *RevokeOutcome {
+	s.issueCall(p, s.gather())
+	out := &RevokeOutcome{At: s.now}
+	stored := string(s.secretData(v1alpha1.SecretKeyAccessKey))
+	for _, rk := range p.RevokeKeys {
+		if s.r.IntN(8) == 0 {
+			out.Failure = &Failure{Kind: Transient, Reason: v1alpha1.ReasonAPIUnavailable, Description: "HTTP 503"}
+			s.logf("revoke %s: 503", rk.ID)
+			break
+		}
+		for _, k := range s.keys {
+			if k.id != rk.ID {
+				continue
+			}
+			if k.key == stored && s.cr.DeletionTimestamp == nil && s.secret != nil && belongsTo(s.secret, s.cr) {
+				s.violate("the stored key %s was deleted while the CR lives", k.id)
+			}
+			if k.deleted.IsZero() {
+				k.deleted = s.now
+			}
+		}
+		out.Revoked = append(out.Revoked, rk)
+		s.logf("revoke %s", rk.ID)
+	}
+	return out
+}
+
+func (s *sim) setFinalizer(p Plan, o Observed) {
+	if p.Action == AddFinalizer {
+		s.cr.Finalizers = append(s.cr.Finalizers, v1alpha1.FinalizerRevokeAccessKeys)
+		return
+	}
+	if s.cr.DeletionTimestamp != nil {
+		leftBehind := false
+		for _, e := range p.Events {
+			leftBehind = leftBehind || e.Reason == v1alpha1.EventAccessKeysLeftBehind
+		}
+		live := len(s.liveKeys())
+		switch {
+		case live > 0 && wantsFinalizer(s.cr) && s.now.Before(s.cr.DeletionTimestamp.Add(revokeHold)) &&
+			s.allowedNow() && !s.cr.Spec.Suspend:
+			s.violate("the finalizer removed with %d live keys, before the hold ended", live)
+		case live > 0 && wantsFinalizer(s.cr) && !leftBehind:
+			s.violate("the finalizer removed with %d live keys and no AccessKeysLeftBehind event", live)
+		}
+	}
+	s.cr.Finalizers = nil
+	s.logf("finalizer removed")
 }
