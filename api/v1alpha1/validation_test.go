@@ -67,7 +67,10 @@ var _ = Describe("VoipbinCredential validation", func() {
 			func(s *v1alpha1.VoipbinCredentialSpec) { withAccessKey(s, "key") },
 			"secretName must differ from accessKey.secretRef.name"),
 		Entry("accessKey has exactly one of secretRef and issue: not both",
-			func(s *v1alpha1.VoipbinCredentialSpec) { withAccessKey(s, "key"); s.AccessKey.Issue = &v1alpha1.AccessKeyIssueSpec{} },
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withAccessKey(s, "key")
+				s.AccessKey.Issue = &v1alpha1.AccessKeyIssueSpec{}
+			},
 			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s) },
 			"exactly one of accessKey.secretRef and accessKey.issue must be set"),
 		Entry("accessKey has exactly one of secretRef and issue: not neither",
@@ -79,8 +82,14 @@ var _ = Describe("VoipbinCredential validation", func() {
 			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s) },
 			"accessKey.issue needs login"),
 		Entry("accessKey.issue.lifetime is at least 24h",
-			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.Lifetime = duration(23 * time.Hour) },
-			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.Lifetime = duration(24 * time.Hour) },
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.AccessKey.Issue.Lifetime = duration(23 * time.Hour)
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.AccessKey.Issue.Lifetime = duration(24 * time.Hour)
+			},
 			"accessKey.issue.lifetime must be at least 24h"),
 		Entry("accessKey.issue.renewBefore is shorter than the lifetime",
 			func(s *v1alpha1.VoipbinCredentialSpec) {
@@ -93,11 +102,20 @@ var _ = Describe("VoipbinCredential validation", func() {
 			},
 			"accessKey.issue.renewBefore must be shorter than the lifetime"),
 		Entry("accessKey.issue.renewBefore is shorter than the default lifetime",
-			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RenewBefore = duration(720 * time.Hour) },
-			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RenewBefore = duration(240 * time.Hour) },
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.AccessKey.Issue.RenewBefore = duration(720 * time.Hour)
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.AccessKey.Issue.RenewBefore = duration(240 * time.Hour)
+			},
 			"accessKey.issue.renewBefore must be shorter than the lifetime"),
 		Entry("accessKey.issue.revokeAfter is at most 720h",
-			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RevokeAfter = duration(721 * time.Hour) },
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.AccessKey.Issue.RevokeAfter = duration(721 * time.Hour)
+			},
 			func(s *v1alpha1.VoipbinCredentialSpec) { withIssue(s); s.AccessKey.Issue.RevokeAfter = duration(0) },
 			"accessKey.issue.revokeAfter must be at most 720h"),
 		Entry("secretName differs from tls.caSecretRef.name",

@@ -53,8 +53,7 @@ func (r *VoipbinCredentialReconciler) login(ctx context.Context, vbc *v1alpha1.V
 	in inputs) *plan.CallOutcome {
 	api, err := r.clients.get(in.Endpoint.URL, in.CAPEM, in.InsecureSkipVerify)
 	if err != nil { // the CA was checked while gathering; this cannot normally happen
-		return &plan.CallOutcome{At: r.Clock.Now(), Failure: &plan.Failure{Kind: plan.Permanent,
-			Reason: v1alpha1.ReasonTLSError, Description: "the TLS settings cannot be used"}}
+		return &plan.CallOutcome{At: r.Clock.Now(), Failure: tlsSettingsFailure()}
 	}
 	now := r.Clock.Now()
 	var renewBefore *time.Duration
@@ -97,8 +96,7 @@ func (r *VoipbinCredentialReconciler) check(ctx context.Context, in inputs) *pla
 	api, err := r.clients.get(in.Endpoint.URL, in.CAPEM, in.InsecureSkipVerify)
 	if err != nil {
 		out.At = r.Clock.Now()
-		out.Failure = &plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonTLSError,
-			Description: "the TLS settings cannot be used"}
+		out.Failure = tlsSettingsFailure()
 		return out
 	}
 	info, err := api.ValidateAccessKey(ctx, in.AccessKey.Key)

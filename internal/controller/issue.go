@@ -130,10 +130,15 @@ func (r *VoipbinCredentialReconciler) revoke(ctx context.Context, p plan.Plan, o
 func (r *VoipbinCredentialReconciler) issueClient(in inputs) (*voipbin.Client, *plan.Failure) {
 	api, err := r.clients.get(in.Endpoint.URL, in.CAPEM, in.InsecureSkipVerify)
 	if err != nil {
-		return nil, &plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonTLSError,
-			Description: "the TLS settings cannot be used"}
+		return nil, tlsSettingsFailure()
 	}
 	return api, nil
+}
+
+// tlsSettingsFailure is the failure of a call whose client cannot be built: the
+// CA was checked while gathering, so this cannot normally happen.
+func tlsSettingsFailure() *plan.Failure {
+	return &plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonTLSError, Description: "the TLS settings cannot be used"}
 }
 
 // classifyIssue sorts an error of an accesskey call made with the login token:

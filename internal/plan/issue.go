@@ -27,6 +27,8 @@ const (
 	minKeyLifetime = 24 * time.Hour
 	// defaultRevokeAfter is accessKey.issue.revokeAfter's default.
 	defaultRevokeAfter = time.Hour
+	// revokeInputs are the inputs of every deletion attempt: one backoff for all.
+	revokeInputs = "revoke"
 	// listFreshness is how long a listing made for a mint stays good for it: a
 	// mint is made right after its listing, in the same reconcile.
 	listFreshness = time.Minute
@@ -56,7 +58,7 @@ func keyDetail(vbc *v1alpha1.VoipbinCredential) string {
 
 func keyLifetime(vbc *v1alpha1.VoipbinCredential) time.Duration {
 	if l := vbc.Spec.AccessKey.Issue.Lifetime; l != nil && l.Duration >= minKeyLifetime {
-		return l.Duration.Truncate(time.Second)
+		return l.Truncate(time.Second)
 	}
 	return defaultKeyLifetime
 }
@@ -185,62 +187,77 @@ func (d *decision) issuePart() partDecision {
 	if d.o.Inputs.EndpointErr != nil {
 		return partDecision{}
 	}
-	st := d.vbc.Status.AccessKey
-	stored := d.storedIssued()
-	req := d.refreshRequest()
-	needRefresh := req != "" && !d.keyAnswered(req)
 	token, haveToken := d.apiToken()
 	// Deletions and sweeps share one backoff; none is retried in the reconcile that failed.
 	revokeWait := time.Time{}
-	if r := d.mem.Revoke.remembered("revoke", true); r != nil && d.now.Before(r.NotBefore) {
+	if r := d.mem.Revoke.remembered(revokeInputs, true); r != nil && d.now.Before(r.NotBefore) {
 		revokeWait = r.NotBefore
 	}
 	canRevoke := haveToken && !d.o.Stopping && revokeWait.IsZero() && d.o.Outcome.Revoke == nil
-	wakes := []time.Time{revokeWait}
-	keys, at := d.revokeDue()
+	keys, revokeAt := d.revokeDue()
 	if len(keys) > 0 && canRevoke {
 		return d.keyCall(Revoke, token, keys)
 	}
-	wakes = append(wakes, at)
-	due := false
-	if d.heldIssued() == nil {
-		var renew, wake time.Time
-		if stored.present {
-			renew = d.keyRenewal(stored.issuedAt, stored.expiresAt).Time
-		}
-		due, wake = dueCheck{
-			Retry:        d.mem.Check.remembered(d.issueAttemptInputs(), stored.present),
-			Failing:      st.FailedAttempts > 0,
-			FailingRetry: failingRetry(st.FailedAttempts, timeOf(st.LastFailureTime), stored.knownExpiry(), d.vbc.UID),
-			Changed: !stored.present || needRefresh ||
-				(st.FailedAttempts > 0 && specChangedSince(d.vbc, v1alpha1.ConditionAccessKeyValid)),
-			Scheduled: renew,
-		}.isDue(d.now)
-		wakes = append(wakes, wake)
-	}
-	wait := partDecision{wake: earliest(wakes...)}
+	due, mintAt := d.mintDue()
+	wait := partDecision{wake: earliest(revokeWait, revokeAt, mintAt)}
+	st := d.vbc.Status.AccessKey
 	switch {
 	case !haveToken || d.o.Stopping:
 		return wait
-	case due && st.Previous != nil:
-		// At most two live keys: the previous one goes before a third is made.
-		if !canRevoke {
-			return wait
-		}
-		return d.keyCall(Revoke, token, []KeyInfo{{ID: st.Previous.ID, Prefix: st.Previous.Prefix}})
-	case due && d.o.Outcome.Mint != nil:
-		return wait // one mint per reconcile
-	case due && d.listedForMint():
-		return d.keyCall(Mint, token, nil)
-	case due && d.o.Outcome.List == nil && revokeWait.IsZero():
-		d.mem.Listing = ListMint
-		return d.keyCall(ListKeys, token, nil)
-	case !d.mem.Swept && canRevoke && d.o.Outcome.List == nil && (stored.present || st.ID != ""):
+	case due:
+		return d.mintStep(token, canRevoke, revokeWait, wait)
+	case !d.mem.Swept && canRevoke && d.o.Outcome.List == nil && (d.storedIssued().present || st.ID != ""):
 		// Once per process: keys whose create answer was lost before a restart.
 		d.mem.Listing = ListSweep
 		return d.keyCall(ListKeys, token, nil)
 	}
 	return wait
+}
+
+// mintStep is the next step of a mint that is due: delete the previous key,
+// list the CR's keys (orphans are deleted next, by issuePart), create.
+func (d *decision) mintStep(token TokenSource, canRevoke bool, revokeWait time.Time, wait partDecision) partDecision {
+	st := d.vbc.Status.AccessKey
+	switch {
+	case st.Previous != nil:
+		// At most two live keys: the previous one goes before a third is made.
+		if !canRevoke {
+			return wait
+		}
+		return d.keyCall(Revoke, token, []KeyInfo{{ID: st.Previous.ID, Prefix: st.Previous.Prefix}})
+	case d.o.Outcome.Mint != nil:
+		return wait // one mint per reconcile
+	case d.listedForMint():
+		return d.keyCall(Mint, token, nil)
+	case d.o.Outcome.List == nil && revokeWait.IsZero():
+		d.mem.Listing = ListMint
+		return d.keyCall(ListKeys, token, nil)
+	}
+	return wait
+}
+
+// mintDue reports whether a new key is due (none stored, the renewal time, a
+// refresh request, a failed attempt's retry time) and when it is (or was)
+// scheduled. A key in hand is stored first: nothing is due.
+func (d *decision) mintDue() (bool, time.Time) {
+	if d.heldIssued() != nil {
+		return false, time.Time{}
+	}
+	st := d.vbc.Status.AccessKey
+	stored := d.storedIssued()
+	req := d.refreshRequest()
+	var renew time.Time
+	if stored.present {
+		renew = d.keyRenewal(stored.issuedAt, stored.expiresAt).Time
+	}
+	return dueCheck{
+		Retry:        d.mem.Check.remembered(d.issueAttemptInputs(), stored.present),
+		Failing:      st.FailedAttempts > 0,
+		FailingRetry: failingRetry(st.FailedAttempts, timeOf(st.LastFailureTime), stored.knownExpiry(), d.vbc.UID),
+		Changed: !stored.present || (req != "" && !d.keyAnswered(req)) ||
+			(st.FailedAttempts > 0 && specChangedSince(d.vbc, v1alpha1.ConditionAccessKeyValid)),
+		Scheduled: renew,
+	}.isDue(d.now)
 }
 
 // listedForMint reports whether the CR's keys were listed for this mint and
@@ -319,7 +336,7 @@ func (d *decision) foldList(out *ListOutcome) {
 	case !out.DeferredUntil.IsZero() && purpose == ListMint:
 		d.mem.Check = Attempt{Inputs: d.issueAttemptInputs(), NotBefore: out.DeferredUntil, HadStored: d.storedIssued().present}
 	case !out.DeferredUntil.IsZero():
-		d.mem.Revoke = Attempt{Inputs: "revoke", NotBefore: out.DeferredUntil}
+		d.mem.Revoke = Attempt{Inputs: revokeInputs, NotBefore: out.DeferredUntil}
 	case out.Failure != nil && purpose == ListMint:
 		d.foldMint(&MintOutcome{At: out.At, Failure: out.Failure})
 	case out.Failure != nil:
@@ -361,7 +378,7 @@ func (d *decision) foldRevoke(out *RevokeOutcome) {
 	}
 	switch {
 	case !out.DeferredUntil.IsZero():
-		d.mem.Revoke = Attempt{Inputs: "revoke", NotBefore: out.DeferredUntil}
+		d.mem.Revoke = Attempt{Inputs: revokeInputs, NotBefore: out.DeferredUntil}
 	case out.Failure != nil:
 		d.revokeFailed(*out.Failure, out.At, "deleting an accesskey")
 	default:
@@ -377,7 +394,7 @@ func (d *decision) revokeFailed(f Failure, at time.Time, what string) {
 	if f.Kind == NeedsChange {
 		f.Kind = Permanent
 	}
-	d.mem.Revoke = Attempt{Inputs: "revoke", NotBefore: nextAttempt(f, count, nil, at, d.vbc.UID), Failure: &f, Count: count}
+	d.mem.Revoke = Attempt{Inputs: revokeInputs, NotBefore: nextAttempt(f, count, nil, at, d.vbc.UID), Failure: &f, Count: count}
 	if count == 1 {
 		d.event(corev1.EventTypeWarning, v1alpha1.EventAccessKeyRevokeFailed, "Revoke", failureMessage(what, f))
 	}
@@ -481,20 +498,26 @@ func (d *decision) issuedCondition() *stall {
 		set(metav1.ConditionTrue, v1alpha1.ReasonRefreshFailing, writeFailedMessage(d.mem.Write.Failure, "accesskey")+
 			"; the stored accesskey is valid until "+timestamp(stored.expiresAt))
 	default:
-		msg := issuedMessage(st) + renewal
-		if p := st.Previous; p != nil {
-			msg += fmt.Sprintf("; the previous accesskey %s… is deleted at %s", p.Prefix, timestamp(timeOf(p.RevokeAt)))
-		}
-		if f := d.mem.Revoke.Failure; f != nil {
-			msg += "; " + failureMessage("deleting an older accesskey", *f)
-		}
-		set(metav1.ConditionTrue, v1alpha1.ReasonIssued, msg)
+		set(metav1.ConditionTrue, v1alpha1.ReasonIssued, d.issuedHealthyMessage(st, renewal))
 	}
 	if !failing {
 		return nil
 	}
 	c := findCondition(&d.vbc.Status, v1alpha1.ConditionAccessKeyValid)
 	return stallOf(c.Reason, c.Message, st.LastFailureReason)
+}
+
+// issuedHealthyMessage is AccessKeyValid's message while the issued key is good:
+// the key, the next rotation, the previous key's deletion and its failure.
+func (d *decision) issuedHealthyMessage(st *v1alpha1.AccessKeyStatus, renewal string) string {
+	msg := issuedMessage(st) + renewal
+	if p := st.Previous; p != nil {
+		msg += fmt.Sprintf("; the previous accesskey %s… is deleted at %s", p.Prefix, timestamp(timeOf(p.RevokeAt)))
+	}
+	if f := d.mem.Revoke.Failure; f != nil {
+		msg += "; " + failureMessage("deleting an older accesskey", *f)
+	}
+	return msg
 }
 
 // issuedAnnotations are the managed Secret's annotations for the issued key

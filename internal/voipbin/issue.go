@@ -38,6 +38,9 @@ func (k IssuedAccessKey) Format(f fmt.State, _ rune) {
 	_, _ = fmt.Fprintf(f, "IssuedAccessKey{id: %s, prefix: %s}", k.ID, k.Prefix)
 }
 
+// problemNotAJWT is the CredentialFormatError of a login token that cannot be sent.
+const problemNotAJWT = "the login token is not a JWT"
+
 // usableJWT reports whether jwt can be sent in a header.
 func usableJWT(jwt string) bool { return jwt != "" && isTokenText(jwt) }
 
@@ -47,7 +50,7 @@ func usableJWT(jwt string) bool { return jwt != "" && isTokenText(jwt) }
 // the token or the key.
 func (c *Client) CreateAccessKey(ctx context.Context, jwt, name, detail string, lifetime time.Duration) (IssuedAccessKey, error) {
 	if !usableJWT(jwt) {
-		return IssuedAccessKey{}, &CredentialFormatError{Operation: OperationCreateAccessKey, Problem: "the login token is not a JWT"}
+		return IssuedAccessKey{}, &CredentialFormatError{Operation: OperationCreateAccessKey, Problem: problemNotAJWT}
 	}
 	body, _ := json.Marshal(struct {
 		Name   string `json:"name"`
@@ -87,7 +90,7 @@ func (c *Client) CreateAccessKey(ctx context.Context, jwt, name, detail string, 
 // login token jwt: every page, newest first, stopping as ValidateAccessKey does.
 func (c *Client) ListAccessKeysNamed(ctx context.Context, jwt, name string) ([]AccessKeyEntry, error) {
 	if !usableJWT(jwt) {
-		return nil, &CredentialFormatError{Operation: OperationListAccessKeys, Problem: "the login token is not a JWT"}
+		return nil, &CredentialFormatError{Operation: OperationListAccessKeys, Problem: problemNotAJWT}
 	}
 	var out []AccessKeyEntry
 	seenTokens := map[string]bool{}
@@ -129,7 +132,7 @@ var ErrAccessKeyGone = errors.New("the accesskey does not exist or was deleted a
 // login token jwt. A 404 or 409 is ErrAccessKeyGone.
 func (c *Client) DeleteAccessKey(ctx context.Context, jwt, id string) error {
 	if !usableJWT(jwt) {
-		return &CredentialFormatError{Operation: OperationDeleteAccessKey, Problem: "the login token is not a JWT"}
+		return &CredentialFormatError{Operation: OperationDeleteAccessKey, Problem: problemNotAJWT}
 	}
 	if !isKeyID(id) {
 		return &CredentialFormatError{Operation: OperationDeleteAccessKey, Problem: "the accesskey id is not a UUID"}
