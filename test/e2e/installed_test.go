@@ -192,7 +192,8 @@ const (
 // rbacChecks is what the manager's service account may do, and a sample of what
 // it must not.
 var rbacChecks = []accessCheck{
-	// Its CRs: read and watch everywhere, write only status and finalizers.
+	// Its CRs: read and watch everywhere, write only status and finalizers, and
+	// patch them (the finalizer that deletes issued accesskeys); never update.
 	{verb: "get", group: crds, resource: vbcs, namespace: apps, allowed: true},
 	{verb: "list", group: crds, resource: vbcs, allowed: true},
 	{verb: "watch", group: crds, resource: vbcs, allowed: true},
@@ -203,7 +204,7 @@ var rbacChecks = []accessCheck{
 	{verb: "update", group: crds, resource: vbcs, subresource: "finalizers", namespace: apps, allowed: true},
 	{verb: "create", group: crds, resource: vbcs, namespace: apps},
 	{verb: "update", group: crds, resource: vbcs, namespace: apps},
-	{verb: "patch", group: crds, resource: vbcs, namespace: apps},
+	{verb: "patch", group: crds, resource: vbcs, namespace: apps, allowed: true},
 	{verb: "delete", group: crds, resource: vbcs, namespace: apps},
 	// Secrets: read input Secrets, server-side apply managed ones (create, patch).
 	{verb: "get", resource: "secrets", namespace: apps, allowed: true},

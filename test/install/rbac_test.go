@@ -67,6 +67,7 @@ func namespacedAccessTable(own string, watched []string) []accessCheck {
 			accessCheck{verb: "watch", group: vbcGroup, resource: "voipbincredentials", namespace: ns, allowed: true},
 			accessCheck{verb: "patch", group: vbcGroup, resource: "voipbincredentials", subresource: "status", namespace: ns, allowed: true},
 			accessCheck{verb: "update", group: vbcGroup, resource: "voipbincredentials", subresource: "finalizers", namespace: ns, allowed: true},
+			accessCheck{verb: "patch", group: vbcGroup, resource: "voipbincredentials", namespace: ns, allowed: true},
 			accessCheck{verb: "update", group: vbcGroup, resource: "voipbincredentials", namespace: ns},
 			accessCheck{verb: "create", group: "events.k8s.io", resource: "events", namespace: ns, allowed: true},
 		)
