@@ -40,6 +40,10 @@ type Fault struct {
 	Oversized bool
 	// Redirect answers 302 with this Location.
 	Redirect string
+	// LoseAnswer handles the request, then resets the connection instead of
+	// answering: the call took effect (a key was created), the client never
+	// learns it.
+	LoseAnswer bool
 	// Method, when set, limits the fault to requests of that method (POST
 	// /v1.0/accesskeys, not the listing); others pass it by.
 	Method string
@@ -118,6 +122,10 @@ func (s *Server) applyFault(raw http.ResponseWriter, w http.ResponseWriter, r *h
 	case f.Reset:
 		s.setFault(ref, "reset")
 		resetConnection(raw)
+	case f.LoseAnswer:
+		s.setFault(ref, "lost answer")
+		s.mux.ServeHTTP(&discardWriter{header: http.Header{}}, r)
+		resetConnection(raw)
 	case f.Redirect != "":
 		s.setFault(ref, "redirect")
 		w.Header().Set("Location", f.Redirect)
@@ -150,6 +158,13 @@ func (s *Server) applyFault(raw http.ResponseWriter, w http.ResponseWriter, r *h
 	}
 	return true
 }
+
+// discardWriter takes an answer nobody will read.
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
 
 // resetConnection closes the request's connection without an answer, with
 // SO_LINGER 0 so that the client sees a reset rather than a clean close.

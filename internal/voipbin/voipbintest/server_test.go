@@ -709,4 +709,22 @@ func TestOtherEndpoints(t *testing.T) {
 	if a := send(t, s, call{path: "/v1.0/accesskeys", cookies: map[string]string{"accesskey": key}}); a.status != http.StatusUnauthorized {
 		t.Errorf("deleted key still authenticates: %d", a.status)
 	}
+
+	// A lost answer: the key is created, the connection reset, the listing
+	// (another method) passes the fault by.
+	s.InjectFault("/v1.0/accesskeys", voipbintest.Fault{LoseAnswer: true, Method: http.MethodPost})
+	if a := send(t, s, call{path: "/v1.0/accesskeys", header: auth}); a.status != http.StatusOK {
+		t.Errorf("listing with a create fault queued: %d", a.status)
+	}
+	before := len(s.AccessKeys())
+	req, _ := http.NewRequest(http.MethodPost, s.URL()+"/v1.0/accesskeys", strings.NewReader(`{"name":"lost","expire":86400}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := fresh.Do(req); err == nil {
+		_ = resp.Body.Close()
+		t.Errorf("lost answer: got an answer %d", resp.StatusCode)
+	}
+	if keys := s.AccessKeys(); len(keys) != before+1 || keys[len(keys)-1].Name != "lost" || !keys[len(keys)-1].Delete.IsZero() {
+		t.Errorf("lost answer: the key was not created (%d keys, %d before)", len(keys), before)
+	}
 }
