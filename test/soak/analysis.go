@@ -67,6 +67,8 @@ type analysis struct {
 	loginStarts []time.Time
 
 	inv map[int]*invCount
+	// keys are the figures of issued keys (invariants 7 to 9).
+	keys keyFigures
 	// reverse-order password changes, reported apart (invariant 2).
 	reverseExpired []time.Duration
 	// excusedEpisodes expired tokens were excused by faults on every renewal
@@ -84,8 +86,8 @@ type invCount struct {
 
 func newAnalysis(s *soak) *analysis {
 	a := &analysis{s: s, calls: s.si.rec.snapshot(), byCR: map[string][]call{}, L: s.o.TokenLifetime,
-		end: s.end, inv: map[int]*invCount{}, excusedFaults: map[string]int{}}
-	for i := 1; i <= 6; i++ {
+		end: s.end, inv: map[int]*invCount{}, excusedFaults: map[string]int{}, keys: keyFigures{episodes: map[string]int{}}}
+	for i := 1; i <= 9; i++ {
 		a.inv[i] = &invCount{}
 	}
 	a.margin = a.L / 3
@@ -155,18 +157,31 @@ type crView struct {
 	created, deleted time.Time
 	spanEnd          time.Time
 	events           []crEvent // the events that call for a login
+	allEvents        []crEvent
 	logins, checks   []call
-	writes           []secretWrite
-	stored           map[string]bool // tokens the operator wrote into the Secret
+	keyOps           []call // calls on issued keys (create, list, delete)
+	// gone is when the CR stopped existing: its deletion, or for a CR with
+	// issued keys its release by the finalizer (the end if never).
+	gone   time.Time
+	writes []secretWrite
+	stored map[string]bool // tokens the operator wrote into the Secret
 }
 
 func (a *analysis) view(cr *crInfo) *crView {
 	v := &crView{cr: cr, stored: map[string]bool{}}
 	var events []crEvent
 	v.created, v.deleted, events = a.s.j.crState(cr)
+	v.allEvents = events
 	v.spanEnd = a.end
 	if !v.deleted.IsZero() {
 		v.spanEnd = v.deleted
+	}
+	v.gone = v.spanEnd
+	if cr.Issue && !v.deleted.IsZero() {
+		v.gone = a.s.j.goneAt(cr)
+		if v.gone.IsZero() {
+			v.gone = a.end
+		}
 	}
 	for _, e := range events {
 		if e.Explains && e.Kind != evCreated {
@@ -174,9 +189,12 @@ func (a *analysis) view(cr *crInfo) *crView {
 		}
 	}
 	for _, c := range a.byCR[cr.Name] {
-		if c.Path == loginPath {
+		switch {
+		case c.Op != "":
+			v.keyOps = append(v.keyOps, c)
+		case c.Path == loginPath:
 			v.logins = append(v.logins, c)
-		} else {
+		default:
 			v.checks = append(v.checks, c)
 		}
 	}

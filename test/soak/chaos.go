@@ -59,6 +59,11 @@ func (s *soak) doAPI(ctx context.Context, st step) action {
 		api.InjectFault(st.Path, voipbintest.Fault{Count: st.Count, Status: http.StatusTooManyRequests,
 			RetryAfter: strconv.Itoa(st.RetryAfter)})
 		a.Detail = fmt.Sprintf("%s: next %d answer 429 Retry-After %ds", st.Path, st.Count, st.RetryAfter)
+	case kindLostCreate:
+		api.InjectFault(accessKeysPath, voipbintest.Fault{Count: st.Count, LoseAnswer: true, Method: http.MethodPost})
+		a.Detail = fmt.Sprintf("%s: next %d creates take effect, their answers lost (reset)", accessKeysPath, st.Count)
+	case kindDelete5xx:
+		return s.deleteFaults(st, a)
 	case kindOutage, kindLongOutage:
 		kind := winOutage
 		if st.Kind == kindLongOutage {
@@ -72,6 +77,32 @@ func (s *soak) doAPI(ctx context.Context, st step) action {
 		s.j.addWindow(window{Kind: kind, Path: st.Path, Start: a.Time, End: time.Now()})
 		a.Detail = fmt.Sprintf("%s: every request answers 503 for %.1fs", st.Path, st.Dur.Seconds())
 	}
+	return a
+}
+
+// deleteFaults makes the next deletes of every live key of one CR with issued
+// keys (drawn by st.Target among the live ones) answer st.Status: its
+// previous key's revocation, its orphans' or its finalizer's deletes.
+func (s *soak) deleteFaults(st step, a action) action {
+	var live []*crInfo
+	for _, name := range s.j.crNames() {
+		if cr := s.j.cr(name); cr.Issue && s.j.alive(cr, a.Time) {
+			live = append(live, cr)
+		}
+	}
+	if len(live) == 0 {
+		a.Skipped = "no CR with issued keys"
+		return a
+	}
+	cr := live[st.Target%len(live)]
+	n := 0
+	for _, k := range s.si.api.AccessKeys() {
+		if owner, ok := keyOwner(k.Name); ok && owner == cr.Name && k.Delete.IsZero() {
+			s.si.api.InjectFault(accessKeysPath+"/"+k.ID, voipbintest.Fault{Count: st.Count, Status: st.Status})
+			n++
+		}
+	}
+	a.Detail = fmt.Sprintf("%s: next %d deletes of each of its %d live keys answer HTTP %d", cr.Name, st.Count, n, st.Status)
 	return a
 }
 
@@ -109,6 +140,10 @@ func (s *soak) doCluster(ctx context.Context, st step) action {
 	case kindCRDelete:
 		t := time.Now()
 		s.j.event(cr, t, evDeleted, false)
+		if cr.Issue {
+			err := s.k.deleteHeld(s.bgCtx, cr, &s.bg, func(at time.Time) { s.j.event(cr, at, evGone, false) })
+			return result(action{Time: t, Detail: cr.Name + " (issued keys: held by its finalizer)"}, err)
+		}
 		return result(action{Time: t, Detail: cr.Name}, s.k.deleteCredential(ctx, cr))
 	}
 	return action{Skipped: "unknown kind"}

@@ -17,6 +17,10 @@ func (a *analysis) evaluate() {
 		a.checkEvents(v)
 	}
 	a.checkEpisodes()
+	a.checkKeyEpisodes()
+	a.checkLiveKeys(a.s.finalKeys)
+	a.checkOrphans(a.s.orphanSnap)
+	a.finalizerFigures()
 }
 
 // checkLoginCount is invariant 3 for logins: every refused or faulted login is
@@ -27,7 +31,8 @@ func (a *analysis) checkLoginCount(v *crView) {
 	n, failed := 0, 0
 	for i, l := range v.logins {
 		if l.Start.After(v.spanEnd.Add(deletedSlack)) {
-			if !v.deleted.IsZero() {
+			// A CR with issued keys held by its finalizer may log in to delete them.
+			if !v.deleted.IsZero() && l.Start.After(v.gone.Add(deletedSlack)) {
 				j.violate(3, l.Start, name, "logged in %.1fs after the CR was deleted", l.Start.Sub(v.deleted).Seconds())
 			}
 			continue

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,8 +62,13 @@ func (k *cluster) stop() error {
 	return k.cp.Stop()
 }
 
-// createCredential creates the input Secrets and the VoipbinCredential of cr.
-func (k *cluster) createCredential(ctx context.Context, cr *crInfo, apiURL string) error {
+// issuedKeyLifetime is the lifetime the CRs with issued keys ask for: the
+// shortest VoIPBIN allows (the stand-in compresses its day, see KeyDay).
+const issuedKeyLifetime = 24 * time.Hour
+
+// createCredential creates the input Secrets and the VoipbinCredential of cr;
+// a CR with issued keys gets revokeAfter.
+func (k *cluster) createCredential(ctx context.Context, cr *crInfo, apiURL string, revokeAfter time.Duration) error {
 	login := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: cr.LoginSecret, Namespace: crNamespace},
 		Data:       map[string][]byte{"username": []byte(cr.Username), "password": []byte(cr.password())},
@@ -91,6 +97,13 @@ func (k *cluster) createCredential(ctx context.Context, cr *crInfo, apiURL strin
 		// (and meet faults) during the soak.
 		vbc.Spec.AccessKeyCheckInterval = &metav1.Duration{Duration: time.Minute}
 	}
+	if cr.Issue {
+		// deletionPolicy stays its default, Delete: the finalizer deletes the keys.
+		vbc.Spec.AccessKey = &v1alpha1.AccessKeySpec{Issue: &v1alpha1.AccessKeyIssueSpec{
+			Lifetime:    &metav1.Duration{Duration: issuedKeyLifetime},
+			RevokeAfter: &metav1.Duration{Duration: revokeAfter},
+		}}
+	}
 	if err := k.c.Create(ctx, vbc); err != nil {
 		return fmt.Errorf("creating VoipbinCredential %s: %w", cr.Name, err)
 	}
@@ -112,6 +125,11 @@ func (k *cluster) deleteCredential(ctx context.Context, cr *crInfo) error {
 		return ctx.Err()
 	case <-time.After(2 * time.Second):
 	}
+	return k.deleteSecrets(ctx, cr)
+}
+
+// deleteSecrets deletes cr's managed Secret and its input Secrets.
+func (k *cluster) deleteSecrets(ctx context.Context, cr *crInfo) error {
 	for _, name := range []string{cr.ManagedSecret, cr.LoginSecret, cr.KeySecret} {
 		if name == "" {
 			continue
@@ -121,6 +139,43 @@ func (k *cluster) deleteCredential(ctx context.Context, cr *crInfo) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// finalizeBound is how long the soak waits for a deleted CR with issued keys
+// to be released by its finalizer: the operator's hold (10 minutes), and more.
+const finalizeBound = 11 * time.Minute
+
+// deleteHeld deletes the VoipbinCredential of cr, which carries the
+// finalizer, and returns at once; in the background it waits until the
+// finalizer releases the CR (then calls gone), and only then deletes its
+// Secrets: the garbage collector deletes the managed Secret once its owner is
+// gone, and the login Secret is the token the finalizer may need to delete
+// the keys (with the soak's 30-second tokens the stored one may have expired
+// meanwhile). wg tracks the background part.
+func (k *cluster) deleteHeld(ctx context.Context, cr *crInfo, wg *sync.WaitGroup, gone func(time.Time)) error {
+	vbc := &v1alpha1.VoipbinCredential{ObjectMeta: metav1.ObjectMeta{Name: cr.Name, Namespace: crNamespace}}
+	if err := client.IgnoreNotFound(k.c.Delete(ctx, vbc)); err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		deadline := time.Now().Add(finalizeBound)
+		for time.Now().Before(deadline) {
+			err := k.c.Get(ctx, client.ObjectKeyFromObject(vbc), &v1alpha1.VoipbinCredential{})
+			if apierrors.IsNotFound(err) {
+				gone(time.Now())
+				_ = k.deleteSecrets(ctx, cr)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
 	return nil
 }
 

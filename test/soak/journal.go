@@ -18,13 +18,18 @@ type crInfo struct {
 	KeySecret     string // "" when the CR has no accesskey
 	ManagedSecret string
 	AccessKey     string // "" when the CR has no accesskey
-	Canary        bool   // the positive control of the leak scans
+	// Issue: the operator issues the CR's accesskeys (accessKey.issue).
+	Issue  bool
+	Canary bool // the positive control of the leak scans
 
 	// Guarded by journal.mu from here on.
 	passwords []string
 	Created   time.Time
 	Deleted   time.Time
-	Events    []crEvent
+	// Gone is when a deleted CR with issued keys was released by its
+	// finalizer (zero: not yet, or another CR).
+	Gone   time.Time
+	Events []crEvent
 }
 
 func (cr *crInfo) password() string { return cr.passwords[len(cr.passwords)-1] }
@@ -51,6 +56,7 @@ const (
 	evSecretPassword  = "password changed in the login Secret"
 	evHandEdit        = "managed Secret edited by hand (token replaced)"
 	evHandDelete      = "managed Secret deleted by hand"
+	evGone            = "released by its finalizer"
 )
 
 // window is a time interval in which the operator could not be expected to
@@ -164,6 +170,8 @@ func (j *journal) event(cr *crInfo, t time.Time, kind string, explains bool) {
 		cr.Created = t
 	case evDeleted:
 		cr.Deleted = t
+	case evGone:
+		cr.Gone = t
 	}
 }
 
@@ -186,6 +194,13 @@ func (j *journal) crState(cr *crInfo) (created, deleted time.Time, events []crEv
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return cr.Created, cr.Deleted, append([]crEvent(nil), cr.Events...)
+}
+
+// goneAt returns when a deleted CR with issued keys was released (zero: not yet).
+func (j *journal) goneAt(cr *crInfo) time.Time {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return cr.Gone
 }
 
 func (j *journal) addWindow(w window) {

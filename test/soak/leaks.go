@@ -49,6 +49,12 @@ func newLeakLedger() *leakLedger {
 // add registers a secret of kind ("password", "token", "accesskey").
 func (l *leakLedger) add(kind, secret string) { l.scanner.Add(kind, secret) }
 
+// addIssuer registers secrets of kind known only later (the keys the stand-in
+// creates for the operator), read at every scan.
+func (l *leakLedger) addIssuer(kind string, issued func() []string) {
+	l.scanner.AddIssuer(kind, issued)
+}
+
 // addControl registers a positive control: a string that must be found (in its
 // raw form) in every source.
 func (l *leakLedger) addControl(name, s string) {

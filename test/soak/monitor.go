@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
+	"github.com/voipbin/credential-operator/internal/voipbin/voipbintest"
 )
 
 // handEditPrefix starts every token value the soak writes by hand, so that a
@@ -36,6 +37,9 @@ type secretWrite struct {
 	// ExpiresAtKey is the Secret's expiresAt key.
 	ExpiresAtKey string
 	HasKey       bool
+	key          string // in memory only; printed by its id
+	// KeyID is the accesskey-id annotation (issued keys).
+	KeyID string
 }
 
 // episode is a stretch of time in which a live CR's managed Secret held no
@@ -58,6 +62,10 @@ type secretState struct {
 	// hadToken, hadKey: the Secret (since it was last created) held the key.
 	hadToken, hadKey bool
 	open             *episode
+	// everKey: the operator stored a key in the Secret once (issued keys are
+	// checked from then on); keyOpen is the key episode going on.
+	everKey bool
+	keyOpen *keyEpisode
 }
 
 func (st *secretState) current() (secretWrite, bool) {
@@ -93,12 +101,20 @@ type monitor struct {
 	observations int // (Secret, tick) pairs checked by invariant 2
 	polls        int
 	wg           sync.WaitGroup
+
+	// keys returns the stand-in's accesskeys (nil: no CR issues keys).
+	keys            func() []voipbintest.AccessKey
+	keyEpisodes     []*keyEpisode
+	keyObservations int // (Secret, tick) pairs checked by invariant 7
 }
 
 func newMonitor(j *journal, cs kubernetes.Interface, c client.Client, grace time.Duration, scanStatus func([]byte)) *monitor {
 	return &monitor{j: j, cs: cs, c: c, grace: grace, scanStatus: scanStatus,
 		secrets: map[string]*secretState{}, ready: map[string][]readyChange{}}
 }
+
+// watchKeys makes the half-second check also look at the issued keys, in keys.
+func (m *monitor) watchKeys(keys func() []voipbintest.AccessKey) { m.keys = keys }
 
 // start starts the informer (and waits for its first list) and the loops.
 func (m *monitor) start(ctx context.Context) {
@@ -144,7 +160,9 @@ func (m *monitor) onSecret(obj any, deleted bool) {
 		w.HasToken = w.token != ""
 		w.Expire = tokenExpire(w.token)
 		w.ExpiresAtKey = string(s.Data[v1alpha1.SecretKeyExpiresAt])
-		w.HasKey = len(s.Data[v1alpha1.SecretKeyAccessKey]) > 0
+		w.key = string(s.Data[v1alpha1.SecretKeyAccessKey])
+		w.HasKey = w.key != ""
+		w.KeyID = s.Annotations[v1alpha1.AnnotationAccessKeyID]
 		w.BySoak = strings.HasPrefix(w.token, handEditPrefix)
 	}
 	_, deletedAt, _ := m.j.crState(cr)
@@ -176,6 +194,7 @@ func (m *monitor) onSecret(obj any, deleted bool) {
 	} else {
 		st.hadToken = st.hadToken || w.HasToken
 		st.hadKey = st.hadKey || w.HasKey
+		st.everKey = st.everKey || (w.HasKey && !w.BySoak && alive)
 	}
 }
 
@@ -236,6 +255,7 @@ func (m *monitor) checkExpiryLoop(ctx context.Context) {
 			}
 		}
 		m.mu.Unlock()
+		m.checkKeys(now)
 		if len(seen) > 0 {
 			sort.Strings(seen)
 			more := ""

@@ -24,6 +24,10 @@ const (
 	kind429        = "429"
 	kindOutage     = "outage"
 	kindLongOutage = "long-outage"
+	// On issued accesskeys: a create that takes effect but whose answer is
+	// lost (an orphan in the making), and 503s to the deletes of one CR's keys.
+	kindLostCreate = "lost-create"
+	kindDelete5xx  = "delete-5xx"
 )
 
 // Cluster change kinds.
@@ -52,7 +56,7 @@ type weighted struct {
 
 var (
 	apiKinds = []weighted{{kind5xx, 3}, {kindHang, 2}, {kindReset, 2}, {kindGarbage, 2}, {kindOversized, 1},
-		{kind429, 1}, {kindOutage, 1}, {kindLongOutage, 0.25}}
+		{kind429, 1}, {kindOutage, 1}, {kindLongOutage, 0.25}, {kindLostCreate, 1}, {kindDelete5xx, 1}}
 	clusterKinds = []weighted{{kindCareful, 2}, {kindReverse, 1}, {kindSecretEdit, 2}, {kindSecretDelete, 2},
 		{kindCRCreate, 1}, {kindCRDelete, 1}}
 	processKinds = []weighted{{kindGraceful, 1}, {kindKill, 1}, {kindRestartStandby, 1}, {kindRestartAll, 1}}
@@ -67,7 +71,7 @@ type step struct {
 	Status     int
 	RetryAfter int           // seconds
 	Dur        time.Duration // outages; the lag between the two halves of a password change
-	Target     int           // CR index (cluster lane)
+	Target     int           // CR index (cluster lane); a draw for the CR of delete-5xx
 }
 
 // plan is the whole chaos of one seed.
@@ -134,6 +138,9 @@ func makePlan(o Options) plan {
 			if rng.Float64() < 0.25 && s.Kind != kindLongOutage {
 				s.Path = accessKeysPath
 			}
+			if (s.Kind == kindLostCreate || s.Kind == kindDelete5xx) && o.IssueEvery == 0 {
+				s.Kind = kind5xx // no CR issues keys: nothing would meet it
+			}
 			busy := time.Duration(0)
 			switch s.Kind {
 			case kind5xx:
@@ -150,6 +157,10 @@ func makePlan(o Options) plan {
 				s.Dur = uniform(rng, 2*time.Second, max(margin/2, 3*time.Second))
 			case kindLongOutage:
 				s.Dur = margin + uniform(rng, 2*time.Second, 5*time.Second)
+			case kindLostCreate:
+				s.Path, s.Count = accessKeysPath, 1+rng.IntN(2)
+			case kindDelete5xx:
+				s.Path, s.Count, s.Status, s.Target = keyPathLabel, 1+rng.IntN(2), 503, rng.IntN(1<<20)
 			}
 			busy = max(busy, s.Dur)
 			if at+busy > o.Duration {
@@ -202,6 +213,19 @@ func makeClusterPlan(o Options) []step {
 		}
 		if len(free) == 0 {
 			continue
+		}
+		if s.Kind == kindCRDelete && rng.Float64() < 0.5 {
+			// Half the deletions go to CRs with issued keys, so that their
+			// finalizer runs under faults.
+			var issuing []int
+			for _, i := range free {
+				if o.issues(i) {
+					issuing = append(issuing, i)
+				}
+			}
+			if len(issuing) > 0 {
+				free = issuing
+			}
 		}
 		s.Target = free[rng.IntN(len(free))]
 		last[s.Target] = at

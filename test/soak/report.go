@@ -21,6 +21,9 @@ var invariantNames = map[int]string{
 	4: "no password, token or accesskey in logs, events, status, metrics",
 	5: "every CR Ready within the bound after the faults stop",
 	6: "no renewal done twice or missed, retries on time (hand-overs too)",
+	7: "an issued key in the Secret authenticates while VoIPBIN is reachable",
+	8: "at most two live issued keys per CR after the grace",
+	9: "no orphaned issued key left after the orphan bound; deleted CRs' keys deleted",
 }
 
 // Report is the outcome of a soak.
@@ -55,8 +58,9 @@ func (s *soak) evaluate() *Report {
 	o := s.o
 	p("")
 	p("==== soak report ====")
-	p("seed %d, faults for %s, %d CRs + 1 canary (every %dth with an accesskey), tokens live %s, api-timeout %s,",
-		o.Seed, o.Duration, o.CRs, o.AccessKeyEvery, o.TokenLifetime, o.APITimeout)
+	p("seed %d, faults for %s, %d CRs + 1 canary (every %dth with an accesskey, every %dth issuing its own), tokens live %s, api-timeout %s,",
+		o.Seed, o.Duration, o.CRs, o.AccessKeyEvery, o.IssueEvery, o.TokenLifetime, o.APITimeout)
+	p("  issued keys: lifetime 24h living %s at the stand-in, revokeAfter %s, orphan bound %s", o.KeyDay, o.RevokeAfter, o.OrphanBound)
 	p("  two managers with --leader-elect (lease %s, renew deadline %s, retry period %s), --zap-log-level=10",
 		leaseDuration, renewDeadline, retryPeriod)
 	p("replay: make soak SOAK_ARGS=\"%s\"", s.replayArgs())
@@ -69,6 +73,7 @@ func (s *soak) evaluate() *Report {
 	p("API calls seen by the stand-in:")
 	p("  logins:            %s", formatOutcomes(countOutcomes(a.calls, loginPath)))
 	p("  accesskey checks:  %s", formatOutcomes(countOutcomes(a.calls, accessKeysPath)))
+	p("  issued keys:       %s", keyOpsLine(a.calls))
 	runs, unplanned, holders, scrapes := s.m.stats()
 	lw := make([]time.Duration, 0, len(a.leaderless))
 	for _, w := range a.leaderless {
@@ -105,7 +110,8 @@ func (s *soak) evaluate() *Report {
 
 func (s *soak) replayArgs() string {
 	o := s.o
-	return fmt.Sprintf("--seed %d --duration %s --crs %d --token-lifetime %s", o.Seed, o.Duration, o.CRs, o.TokenLifetime)
+	return fmt.Sprintf("--seed %d --duration %s --crs %d --token-lifetime %s --issue-every %d --key-day %s",
+		o.Seed, o.Duration, o.CRs, o.TokenLifetime, o.IssueEvery, o.KeyDay)
 }
 
 // printActions prints the faults by kind: carried out, skipped.
@@ -184,6 +190,9 @@ func (s *soak) printInvariants(p func(string, ...any), a *analysis, lr leakResul
 	}
 	p("  6 %-8s %s", status(6), invariantNames[6])
 	p("             %d renewals, retries and changes checked", a.inv[6].checks)
+	if s.o.IssueEvery > 0 {
+		s.printKeys(p, a, status)
+	}
 }
 
 // leakChecks turns the leak scans into invariant 4's violations.
@@ -257,7 +266,11 @@ func (s *soak) printFailures(p func(string, ...any), a *analysis, vs []violation
 		for _, v := range byCR[name] {
 			from, to = minTime(from, v.Time), maxTime(to, v.Time)
 		}
-		s.printTimeline(p, a, name, byCR[name], from.Add(-2*a.L), to.Add(a.L))
+		before, after := 2*a.L, a.L
+		if cr := s.j.cr(name); cr != nil && cr.Issue {
+			before, after = max(before, 2*s.o.KeyDay), max(after, s.o.KeyDay/2)
+		}
+		s.printTimeline(p, a, name, byCR[name], from.Add(-before), to.Add(after))
 	}
 	p("")
 }
@@ -302,6 +315,9 @@ func (s *soak) printTimeline(p func(string, ...any), a *analysis, name string, v
 			add(act.Time, "manager action %s: %s", act.Kind, act.Detail)
 		}
 	}
+	if cr.Issue {
+		s.keyEntries(add, name)
+	}
 	for _, vi := range vs {
 		add(vi.Time, "VIOLATION of invariant %d: %s", vi.Invariant, vi.Message)
 	}
@@ -320,7 +336,10 @@ func (s *soak) printTimeline(p func(string, ...any), a *analysis, name string, v
 func (s *soak) callEntries(add func(time.Time, string, ...any), calls []call) {
 	for _, c := range calls {
 		what := "login"
-		if c.Path == accessKeysPath {
+		switch {
+		case c.Op != "":
+			what = "issued key " + c.Op
+		case c.Path == accessKeysPath:
 			what = "accesskey check"
 		}
 		if c.Token != "" {
@@ -328,6 +347,25 @@ func (s *soak) callEntries(add func(time.Time, string, ...any), calls []call) {
 				harness.Fingerprint(c.Token), s.j.rel(c.Expire))
 		} else {
 			add(c.Start, "%s %s (HTTP %d) in %.2fs", what, c.Outcome, c.Status, c.End.Sub(c.Start).Seconds())
+		}
+	}
+}
+
+// keyEntries adds a CR's issued keys (as the stand-in recorded them) and its
+// key episodes to a time line: keys by id and prefix, never more.
+func (s *soak) keyEntries(add func(time.Time, string, ...any), name string) {
+	for _, k := range s.finalKeys {
+		if owner, ok := keyOwner(k.Name); !ok || owner != name {
+			continue
+		}
+		add(k.Create, "stand-in: key id %s (%s…) created, expires %s", k.ID, k.Prefix(), s.j.rel(k.Expire))
+		if !k.Delete.IsZero() {
+			add(k.Delete, "stand-in: key id %s deleted", k.ID)
+		}
+	}
+	for _, ep := range s.mon.allKeyEpisodes() {
+		if ep.CR == name {
+			add(ep.Since, "key episode %q (key id %s) until %s", ep.Kind, ep.KeyID, s.j.rel(ep.End))
 		}
 	}
 }
@@ -340,6 +378,9 @@ func (s *soak) writeEntries(add func(time.Time, string, ...any), writes []secret
 			add(w.Time, "Secret deleted")
 		case w.BySoak:
 			add(w.Time, "Secret edited by the soak")
+		case w.HasToken && w.KeyID != "":
+			add(w.Time, "Secret written: token %s, expires %s (expiresAt %s), issued key id %s", harness.Fingerprint(w.token),
+				s.j.rel(w.Expire), w.ExpiresAtKey, w.KeyID)
 		case w.HasToken:
 			add(w.Time, "Secret written: token %s, expires %s (expiresAt %s), accesskey %v", harness.Fingerprint(w.token),
 				s.j.rel(w.Expire), w.ExpiresAtKey, w.HasKey)
@@ -419,7 +460,7 @@ func (s *soak) printReverse(p func(string, ...any), a *analysis) {
 func countOutcomes(calls []call, path string) map[outcome]int {
 	m := map[outcome]int{}
 	for _, c := range calls {
-		if c.Path == path {
+		if c.Path == path && c.Op == "" {
 			m[c.Outcome]++
 		}
 	}
@@ -430,7 +471,7 @@ func formatOutcomes(m map[outcome]int) string {
 	var parts []string
 	total := 0
 	for _, o := range []outcome{outcomeOK, outcomeRejected, outcomeServer, outcomeDown, outcomeLimited, outcomeReset,
-		outcomeHang, outcomeGarbage, outcomeOversized, outcomeOther} {
+		outcomeHang, outcomeGarbage, outcomeOversized, outcomeGone, outcomeOther} {
 		if m[o] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", o, m[o]))
 			total += m[o]

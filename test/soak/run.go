@@ -31,6 +31,17 @@ type Options struct {
 	CRs int
 	// AccessKeyEvery gives every n-th CR an accesskey too (0: none).
 	AccessKeyEvery int
+	// IssueEvery gives every n-th CR (index n·k+1, unless it has an accesskey
+	// already) accesskeys the operator issues itself (0: none).
+	IssueEvery int
+	// KeyDay is how long one day of an issued key's lifetime lasts at the
+	// stand-in: the soak's CRs ask for 24h keys, which then live KeyDay.
+	KeyDay time.Duration
+	// RevokeAfter is the issued CRs' accessKey.issue.revokeAfter.
+	RevokeAfter time.Duration
+	// OrphanBound is invariant 9's bound: no orphaned key this long after the
+	// faults stop.
+	OrphanBound time.Duration
 	// TokenLifetime is the lifetime of the stand-in's tokens.
 	TokenLifetime time.Duration
 	// APITimeout is the managers' --api-timeout; hangs last a second longer.
@@ -62,6 +73,9 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Seed: 1, Duration: 10 * time.Minute, CRs: 200, AccessKeyEvery: 5,
+		// Every 6th CR, less those with an accesskey: 28 of 200 (14%), whose
+		// keys live 90 s and are replaced every minute.
+		IssueEvery: 6, KeyDay: 90 * time.Second, RevokeAfter: 10 * time.Second, OrphanBound: 2 * time.Minute,
 		TokenLifetime: 30 * time.Second, APITimeout: 2 * time.Second,
 		FaultInterval: 3 * time.Second, ClusterInterval: 4 * time.Second, ProcessInterval: 30 * time.Second,
 		ReadyBound: 60 * time.Second, Tail: 30 * time.Second, Spread: 10 * time.Second,
@@ -88,6 +102,8 @@ func (o *Options) addFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "Seed of the fault plan: the same seed and sizes replay the same plan.")
 	fs.IntVar(&o.CRs, "crs", o.CRs, "VoipbinCredentials created at the start (each with its own VoIPBIN agent).")
 	fs.IntVar(&o.AccessKeyEvery, "accesskey-every", o.AccessKeyEvery, "Every n-th CR also validates an accesskey (0: none).")
+	fs.IntVar(&o.IssueEvery, "issue-every", o.IssueEvery,
+		"Every n-th CR (index n*k+1, unless it validates an accesskey) has its accesskeys issued by the operator (0: none).")
 	for _, d := range []struct {
 		value       *time.Duration
 		name, usage string
@@ -100,6 +116,9 @@ func (o *Options) addFlags(fs *flag.FlagSet) {
 		{&o.ProcessInterval, "process-interval", "Mean time between two manager actions (hand-overs, restarts)."},
 		{&o.ReadyBound, "ready-bound", "Every CR must be Ready this long after the faults stop."},
 		{&o.Tail, "tail", "How long to keep watching, with no faults, once every CR is Ready again."},
+		{&o.KeyDay, "key-day", "How long a day of an issued key's lifetime lasts at the stand-in (the CRs ask for 24h keys)."},
+		{&o.RevokeAfter, "revoke-after", "accessKey.issue.revokeAfter of the CRs with issued keys."},
+		{&o.OrphanBound, "orphan-bound", "No orphaned issued key may be left this long after the faults stop."},
 	} {
 		fs.DurationVar(d.value, d.name, *d.value, d.usage)
 	}
@@ -116,6 +135,14 @@ func (o *Options) addFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+}
+
+// staticKey reports whether CR i validates an accesskey of its own.
+func (o Options) staticKey(i int) bool { return o.AccessKeyEvery > 0 && i%o.AccessKeyEvery == 0 }
+
+// issues reports whether CR i has its accesskeys issued by the operator.
+func (o Options) issues(i int) bool {
+	return o.IssueEvery > 0 && i%o.IssueEvery == 1%o.IssueEvery && !o.staticKey(i)
 }
 
 // Timing of the soak itself.
@@ -149,6 +176,13 @@ type soak struct {
 	readyMissing                             []string
 	// lastDeadline is the latest invariant-5 deadline a backoff set.
 	lastDeadline time.Time
+	// bg tracks the deletions waiting for a finalizer, on bgCtx.
+	bg    sync.WaitGroup
+	bgCtx context.Context
+	// orphanSnap is invariant 9's snapshot; finalKeys the stand-in's keys at
+	// the end (invariant 8).
+	orphanSnap *keySnapshot
+	finalKeys  []voipbintest.AccessKey
 
 	// Figures of the evaluation.
 	ratios                  map[string]*ratio
@@ -169,13 +203,15 @@ func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
 		_ = os.Remove(f)
 	}
 	s := &soak{o: o, j: newJournal(o.Out), leaks: newLeakLedger()}
-	s.j.logf("soak: seed %d, %s of faults, %d CRs (every %dth with an accesskey), tokens live %s; logs in %s",
-		o.Seed, o.Duration, o.CRs, o.AccessKeyEvery, o.TokenLifetime, o.Dir)
+	s.j.logf("soak: seed %d, %s of faults, %d CRs (every %dth with an accesskey, every %dth issuing its own), tokens live %s,"+
+		" issued keys %s; logs in %s", o.Seed, o.Duration, o.CRs, o.AccessKeyEvery, o.IssueEvery, o.TokenLifetime, o.KeyDay, o.Dir)
 
 	var err error
-	if s.si, err = startStandIn(o.TokenLifetime, func(t string) { s.leaks.add("token", t) }); err != nil {
+	if s.si, err = startStandIn(o.TokenLifetime, o.KeyDay, func(t string) { s.leaks.add("token", t) }); err != nil {
 		return nil, err
 	}
+	// Every key the stand-in ever created (issued ones included) is looked for.
+	s.leaks.addIssuer("accesskey", s.si.keyValues)
 	defer s.si.stop()
 	s.k, err = startCluster(o.Root, o.Dir)
 	defer func() {
@@ -195,9 +231,13 @@ func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
 		return nil, err
 	}
 	s.mon = newMonitor(s.j, s.k.cs, s.k.c, expiryGrace, func(b []byte) { s.leaks.scan(srcStatus, string(b)) })
+	if o.IssueEvery > 0 {
+		s.mon.watchKeys(s.si.api.AccessKeys)
+	}
 
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
+	s.bgCtx = watchCtx
 	s.mon.start(watchCtx)
 	s.m.run(watchCtx)
 	defer s.m.stopAll()
@@ -210,16 +250,31 @@ func Run(ctx context.Context, o Options) (_ *Report, retErr error) {
 		return nil, ctx.Err()
 	}
 	s.recover(ctx)
-	s.j.logf("tail: watching %s more with no faults", o.Tail)
-	sleep(ctx, o.Tail)
+	tailEnd := time.Now().Add(o.Tail)
+	if o.IssueEvery > 0 {
+		at := s.faultsStopped.Add(o.OrphanBound)
+		s.j.logf("tail: watching until the orphan check at %s, and at least %s more", s.j.rel(at), o.Tail)
+		sleep(ctx, time.Until(at))
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if s.orphanSnap, err = s.snapshotKeys(ctx); err != nil {
+			return nil, fmt.Errorf("the orphan check: %w", err)
+		}
+	} else {
+		s.j.logf("tail: watching %s more with no faults", o.Tail)
+	}
+	sleep(ctx, time.Until(tailEnd))
 	s.end = time.Now()
 	s.m.closeLeaderless(s.end)
+	s.finalKeys = s.si.api.AccessKeys()
 
 	// Stop the managers (their logs are then complete) and the watches, then
 	// scan and evaluate.
 	s.m.stopAll()
 	stopWatching()
 	s.mon.wait()
+	s.bg.Wait()
 	if err := s.scanForLeaks(context.Background()); err != nil {
 		return nil, err
 	}
@@ -281,7 +336,8 @@ func (s *soak) newCR(i int, canary bool) *crInfo {
 	cr := &crInfo{Name: name, Username: name + "@example.com", LoginSecret: name + "-login",
 		ManagedSecret: name + "-token", Canary: canary}
 	cr.passwords = []string{s.newPassword()}
-	if !canary && s.o.AccessKeyEvery > 0 && i%s.o.AccessKeyEvery == 0 {
+	cr.Issue = !canary && s.o.issues(i)
+	if !canary && s.o.staticKey(i) {
 		key := s.si.api.AddAccessKey(voipbintest.AccessKey{Name: name})
 		cr.AccessKey, cr.KeySecret = key.Key, name+"-key"
 		s.leaks.add("accesskey", key.Key)
@@ -302,7 +358,7 @@ func (s *soak) createCR(ctx context.Context, cr *crInfo) error {
 	s.si.rec.attribute(cr.Name, cr.Username, cr.AccessKey)
 	s.j.addCR(cr)
 	s.j.event(cr, time.Now(), evCreated, true)
-	return s.k.createCredential(ctx, cr, s.si.url)
+	return s.k.createCredential(ctx, cr, s.si.url, s.o.RevokeAfter)
 }
 
 // chaos runs the three lanes of the plan for the duration.
@@ -392,13 +448,17 @@ func (s *soak) readyDeadline(cr *crInfo, byCR map[string][]call) time.Time {
 	d := s.faultsStopped.Add(s.o.ReadyBound)
 	v := &crView{cr: cr, writes: s.mon.secretHistory(cr)}
 	for _, c := range byCR[cr.Name] {
-		if c.Path == loginPath {
+		switch {
+		case c.Op == opDelete:
+		case c.Op != "":
+			v.keyOps = append(v.keyOps, c)
+		case c.Path == loginPath:
 			v.logins = append(v.logins, c)
-		} else {
+		default:
 			v.checks = append(v.checks, c)
 		}
 	}
-	for _, calls := range [][]call{v.logins, v.checks} {
+	for _, calls := range [][]call{v.logins, v.checks, v.keyOps} {
 		if due := retryDue(v, calls); !due.IsZero() && due.Add(retrySlack).After(d) {
 			d = due.Add(retrySlack)
 			if d.After(s.lastDeadline) {
@@ -430,7 +490,7 @@ func (s *soak) notReady(vbc *v1alpha1.VoipbinCredential) string {
 	if !cur.Expire.After(time.Now()) {
 		return "the managed Secret holds no unexpired token"
 	}
-	if cr.AccessKey != "" && !cur.HasKey {
+	if (cr.AccessKey != "" || cr.Issue) && !cur.HasKey {
 		return "the managed Secret holds no accesskey"
 	}
 	return ""

@@ -17,10 +17,19 @@ import (
 	"github.com/voipbin/credential-operator/test/harness"
 )
 
-// The two API paths the operator calls.
+// The two API paths the operator calls (and accesskeys/{id}, which it deletes).
 const (
 	loginPath      = "/auth/login"
 	accessKeysPath = "/v1.0/accesskeys"
+	// keyPathLabel is how the record names DELETE /v1.0/accesskeys/{id}.
+	keyPathLabel = accessKeysPath + "/{id}"
+)
+
+// Operations on issued accesskeys, made with a CR's login token (call.Op).
+const (
+	opCreate = "create" // POST /v1.0/accesskeys
+	opList   = "list"   // GET /v1.0/accesskeys with the login token
+	opDelete = "delete" // DELETE /v1.0/accesskeys/{id}
 )
 
 // outcome is how the stand-in answered one request, as the operator saw it.
@@ -36,13 +45,14 @@ const (
 	outcomeHang      outcome = "hang"      // no answer before the client gave up
 	outcomeGarbage   outcome = "garbage"   // 200 with a body that is not JSON
 	outcomeOversized outcome = "oversized" // 200 with a body over the client's 1 MiB cap
+	outcomeGone      outcome = "gone"      // a delete answered 404 or 409: the key was deleted already
 	outcomeOther     outcome = "other"     // anything else: never expected
 )
 
 // faulted reports whether the answer was an injected fault (everything but a
 // good answer, a refused credential and the unexpected).
 func (o outcome) faulted() bool {
-	return o != outcomeOK && o != outcomeRejected && o != outcomeOther
+	return o != outcomeOK && o != outcomeRejected && o != outcomeOther && o != outcomeGone
 }
 
 // call is one request of the operator to the stand-in, attributed to the
@@ -50,6 +60,9 @@ func (o outcome) faulted() bool {
 type call struct {
 	Start, End time.Time
 	Path       string
+	// Op is the operation on issued accesskeys (opCreate, opList, opDelete),
+	// "" for a login or an accesskey check.
+	Op string
 	// CR is the VoipbinCredential the username or accesskey belongs to ("" if unknown).
 	CR      string
 	Outcome outcome
@@ -72,16 +85,17 @@ type recorder struct {
 	// that the leak scans know it before it could appear anywhere.
 	onToken func(string)
 
-	mu     sync.Mutex
-	calls  []call
-	byUser map[string]string // username -> CR
-	byKey  map[string]string // accesskey -> CR
-	down   map[string]bool   // path -> an outage window is on
+	mu      sync.Mutex
+	calls   []call
+	byUser  map[string]string // username -> CR
+	byKey   map[string]string // accesskey -> CR
+	byToken map[string]string // issued login token -> CR
+	down    map[string]bool   // path -> an outage window is on
 }
 
 func newRecorder(next http.Handler, onToken func(string)) *recorder {
 	return &recorder{next: next, onToken: onToken, byUser: map[string]string{}, byKey: map[string]string{},
-		down: map[string]bool{}}
+		byToken: map[string]string{}, down: map[string]bool{}}
 }
 
 // attribute maps a username and an accesskey ("" for none) to a CR.
@@ -109,12 +123,18 @@ func (r *recorder) snapshot() []call {
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.URL.Path != loginPath && req.URL.Path != accessKeysPath {
+	keyPath := strings.HasPrefix(req.URL.Path, accessKeysPath+"/") && req.Method == http.MethodDelete
+	if req.URL.Path != loginPath && req.URL.Path != accessKeysPath && !keyPath {
 		r.next.ServeHTTP(w, req)
 		return
 	}
 	c := call{Start: time.Now(), Path: req.URL.Path}
+	if keyPath {
+		c.Path = keyPathLabel
+	}
 	var who, key string
+	bearer, op := bearerOp(req, keyPath)
+	c.Op = op
 	if req.URL.Path == loginPath {
 		body, err := io.ReadAll(io.LimitReader(req.Body, 64<<10))
 		if err != nil {
@@ -135,9 +155,12 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	c.Status = cw.status
 
 	r.mu.Lock()
-	if who != "" {
+	switch {
+	case who != "":
 		c.CR = r.byUser[who]
-	} else {
+	case bearer != "":
+		c.CR = r.byToken[bearer]
+	default:
 		c.CR = r.byKey[key]
 	}
 	down := r.down[c.Path]
@@ -157,11 +180,29 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			if r.onToken != nil {
 				r.onToken(answer.Token)
 			}
+			r.mu.Lock()
+			r.byToken[answer.Token] = c.CR
+			r.mu.Unlock()
 		}
 	}
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
 	r.mu.Unlock()
+}
+
+// bearerOp returns the login token of a call on issued keys and which call it
+// is (create, list, delete), or "" for a login or an accesskey check.
+func bearerOp(req *http.Request, keyPath bool) (token, op string) {
+	b, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case !ok || req.URL.Path == loginPath:
+		return "", ""
+	case keyPath:
+		return b, opDelete
+	case req.Method == http.MethodPost:
+		return b, opCreate
+	}
+	return b, opList
 }
 
 // classify sorts an answer by what was written.
@@ -183,6 +224,8 @@ func classify(cw *captureWriter, path string, down bool) outcome {
 		return outcomeDown
 	case cw.status >= 500:
 		return outcomeServer
+	case path == keyPathLabel && (cw.status == http.StatusNotFound || cw.status == http.StatusConflict):
+		return outcomeGone
 	case path == loginPath && cw.status == http.StatusBadRequest,
 		path == accessKeysPath && (cw.status == http.StatusUnauthorized || cw.status == http.StatusForbidden):
 		return outcomeRejected
@@ -233,9 +276,10 @@ type standIn struct {
 	url string
 }
 
-// startStandIn serves a stand-in issuing tokens that live lifetime.
-func startStandIn(lifetime time.Duration, onToken func(string)) (*standIn, error) {
-	api := voipbintest.New(voipbintest.WithTokenLifetime(lifetime))
+// startStandIn serves a stand-in issuing tokens that live lifetime, and
+// accesskeys that live keyDay per day asked for.
+func startStandIn(lifetime, keyDay time.Duration, onToken func(string)) (*standIn, error) {
+	api := voipbintest.New(voipbintest.WithTokenLifetime(lifetime), voipbintest.WithAccessKeyDay(keyDay))
 	rec := newRecorder(api.Handler(), onToken)
 	srv, err := harness.ServeStandIn(rec)
 	if err != nil {
@@ -245,6 +289,16 @@ func startStandIn(lifetime time.Duration, onToken func(string)) (*standIn, error
 }
 
 func (s *standIn) stop() { _ = s.srv.Close() }
+
+// keyValues returns every key the stand-in holds or held (for the leak scans).
+func (s *standIn) keyValues() []string {
+	keys := s.api.AccessKeys()
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k.Key)
+	}
+	return out
+}
 
 // tokenExpire returns the expire claim of a JWT, or the zero time when it has
 // none (a hand-edited value).
