@@ -30,6 +30,10 @@ const (
 	// keyRetryGrace: invariant 8's grace beyond revokeAfter, the retry backoff
 	// of failed deletes (5 s, then 10 s, +20% jitter) and slack.
 	keyRetryGrace = 25 * time.Second
+	// keyCreateOffset: the stand-in dates a created key's tm_create a second
+	// before its creation (so that a listing "before now" holds it at once);
+	// a key is counted live from tm_create + keyCreateOffset.
+	keyCreateOffset = time.Second
 )
 
 // Key episode kinds: why the Secret of a live CR with issued keys held no key
@@ -304,7 +308,7 @@ func (a *analysis) keysByCR(keys []voipbintest.AccessKey) (map[string][]voipbint
 
 // liveStretches returns the stretches in which more than two of keys (one
 // CR's) were live (created, not deleted, not expired) before end, and the
-// most live at once.
+// most live at once. A key is live from its tm_create + keyCreateOffset.
 func liveStretches(cr string, keys []voipbintest.AccessKey, end time.Time) ([]liveStretch, int) {
 	type edge struct {
 		t     time.Time
@@ -319,10 +323,11 @@ func liveStretches(cr string, keys []voipbintest.AccessKey, end time.Time) ([]li
 		if until.After(end) {
 			until = end
 		}
-		if !until.After(k.Create) {
+		from := k.Create.Add(keyCreateOffset)
+		if !until.After(from) {
 			continue
 		}
-		edges = append(edges, edge{k.Create, 1}, edge{until, -1})
+		edges = append(edges, edge{from, 1}, edge{until, -1})
 	}
 	// Ends before starts at the same instant: a key deleted as the next is
 	// created was not live with it.
