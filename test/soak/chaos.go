@@ -164,8 +164,10 @@ func (s *soak) passwordCareful(ctx context.Context, cr *crInfo, lag time.Duratio
 	s.si.api.SetPassword(cr.Username, pw)
 	s.j.event(cr, t0, evStandInPassword, false)
 	sleep(ctx, lag)
-	err := s.k.setLoginPassword(ctx, cr, pw)
+	// The time before the write: the operator may log in with the new password
+	// before the write returns here, and that login is explained by this change.
 	t1 := time.Now()
+	err := s.k.setLoginPassword(ctx, cr, pw)
 	if err == nil {
 		s.j.setPassword(cr, pw)
 		s.j.event(cr, t1, evSecretPassword, true)
