@@ -38,6 +38,9 @@ type RestartTarget struct {
 	RestartedAt time.Time
 	// Outcome is what this reconcile's patch of it gave (nil: not patched).
 	Outcome *RestartOutcome
+	// Version is the resourceVersion it was read at: the controller's, for the
+	// patch's precondition; no decision reads it.
+	Version string
 }
 
 // RestartOutcome is the result of a patch of a target. On success the controller
