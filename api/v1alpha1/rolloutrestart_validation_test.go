@@ -107,6 +107,6 @@ var _ = Describe("RestartedForAnnotation", func() {
 		name := strings.TrimPrefix(key, v1alpha1.AnnotationRestartedForPrefix)
 		Expect(len(name)).To(Equal(63))
 		Expect(name).To(MatchRegexp(`^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$`))
-		Expect(v1alpha1.RestartedForAnnotation(long + "c")).NotTo(Equal(key), "two long names that share 52 characters")
+		Expect(v1alpha1.RestartedForAnnotation(long+"c")).NotTo(Equal(key), "two long names that share 52 characters")
 	})
 })

@@ -63,10 +63,10 @@ type restartSim struct {
 	wake    time.Time
 	// forbid refuses patches while set; conflicts is how many of the next
 	// patches conflict.
-	forbid    bool
-	conflicts int
-	journal          []string
-	violations       []string
+	forbid     bool
+	conflicts  int
+	journal    []string
+	violations []string
 }
 
 func newRestartSim(seed, history uint64) *restartSim {
