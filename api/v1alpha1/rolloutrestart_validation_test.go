@@ -105,7 +105,7 @@ var _ = Describe("RestartedForAnnotation", func() {
 		long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 100)
 		key := v1alpha1.RestartedForAnnotation(long)
 		name := strings.TrimPrefix(key, v1alpha1.AnnotationRestartedForPrefix)
-		Expect(len(name)).To(Equal(63))
+		Expect(name).To(HaveLen(63))
 		Expect(name).To(MatchRegexp(`^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$`))
 		Expect(v1alpha1.RestartedForAnnotation(long+"c")).NotTo(Equal(key), "two long names that share 52 characters")
 	})

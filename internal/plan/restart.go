@@ -101,6 +101,9 @@ type RestartPlan struct {
 // defaultMinInterval is minInterval when the spec leaves it out (the CRD defaults it).
 const defaultMinInterval = 5 * time.Minute
 
+// actionRolloutRestart is the action of the restarts' events.
+const actionRolloutRestart = "RolloutRestart"
+
 // retrySoon is how soon a target that changed under a patch is looked at again.
 const retrySoon = time.Second
 
@@ -131,15 +134,7 @@ func DecideRestarts(o RestartObserved, now time.Time) RestartPlan {
 		return p
 	}
 	if !o.Enabled {
-		vbc.Status.RolloutRestarts = nil
-		msg := "the operator runs without --enable-rollout-restarts: no workload is restarted"
-		if c := findCondition(&o.CR.Status, v1alpha1.ConditionRolloutRestartTargetsReady); c == nil ||
-			c.Reason != v1alpha1.ReasonRolloutRestartsDisabled {
-			p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventRolloutRestartFailed,
-				Action: "RolloutRestart", Note: msg})
-		}
-		setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, metav1.ConditionFalse,
-			v1alpha1.ReasonRolloutRestartsDisabled, msg, now)
+		p.Events = restartsDisabled(o, vbc, now)
 		p.Status = vbc.Status
 		return p
 	}
@@ -169,7 +164,7 @@ func DecideRestarts(o RestartObserved, now time.Time) RestartPlan {
 			failures = append(failures, name+": "+d.problem)
 			if prev := previousRestartStatus(o.CR, spec); prev == nil || prev.Message != d.problem {
 				p.Events = append(p.Events, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventRolloutRestartFailed,
-					Action: "RolloutRestart", Note: name + ": " + d.problem})
+					Action: actionRolloutRestart, Note: name + ": " + d.problem})
 			}
 		case !d.due.IsZero():
 			st.NextRestartTime = metaTime(d.due)
@@ -177,7 +172,7 @@ func DecideRestarts(o RestartObserved, now time.Time) RestartPlan {
 		}
 		if ok && t.Outcome != nil && t.Outcome.Restarted {
 			p.Events = append(p.Events, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventRolloutRestarted,
-				Action: "RolloutRestart", Note: "restarted " + name + " for the new credential in Secret \"" +
+				Action: actionRolloutRestart, Note: "restarted " + name + " for the new credential in Secret \"" +
 					vbc.Spec.SecretName + "\""})
 		}
 		if !d.wake.IsZero() {
@@ -186,26 +181,48 @@ func DecideRestarts(o RestartObserved, now time.Time) RestartPlan {
 		statuses = append(statuses, st)
 	}
 	vbc.Status.RolloutRestarts = statuses
-	switch {
-	case len(failures) > 0:
-		setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, metav1.ConditionFalse,
-			v1alpha1.ReasonRolloutRestartFailed, strings.Join(failures, "; "), now)
-	case len(scheduled) > 0:
-		setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, metav1.ConditionTrue,
-			v1alpha1.ReasonRestartScheduled, "the credential changed; "+strings.Join(scheduled, "; "), now)
-	case o.Hash == "":
-		setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, metav1.ConditionUnknown,
-			v1alpha1.ReasonPending, "no credential stored yet", now)
-	case len(p.Patches) > 0:
-		setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, metav1.ConditionUnknown,
-			v1alpha1.ReasonPending, "restarting", now)
-	default:
-		setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, metav1.ConditionTrue, v1alpha1.ReasonUpToDate,
-			"every target was restarted for the stored credential, or has run since before the operator first saw it", now)
-	}
+	setRestartCondition(vbc, failures, scheduled, o.Hash, len(p.Patches) > 0, now)
 	p.Status = vbc.Status
 	p.Wake = earliest(wakes...)
 	return p
+}
+
+// restartsDisabled reports that the operator runs without
+// --enable-rollout-restarts, with a Warning event on the transition.
+func restartsDisabled(o RestartObserved, vbc *v1alpha1.VoipbinCredential, now time.Time) []Event {
+	vbc.Status.RolloutRestarts = nil
+	msg := "the operator runs without --enable-rollout-restarts: no workload is restarted"
+	var events []Event
+	if c := findCondition(&o.CR.Status, v1alpha1.ConditionRolloutRestartTargetsReady); c == nil ||
+		c.Reason != v1alpha1.ReasonRolloutRestartsDisabled {
+		events = append(events, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventRolloutRestartFailed,
+			Action: actionRolloutRestart, Note: msg})
+	}
+	setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, metav1.ConditionFalse,
+		v1alpha1.ReasonRolloutRestartsDisabled, msg, now)
+	return events
+}
+
+// setRestartCondition sets RolloutRestartTargetsReady from the targets'
+// failures and scheduled restarts, the credential and the patches to make.
+func setRestartCondition(vbc *v1alpha1.VoipbinCredential, failures, scheduled []string, hash string, patching bool,
+	now time.Time) {
+	set := func(status metav1.ConditionStatus, reason, message string) {
+		setCondition(vbc, v1alpha1.ConditionRolloutRestartTargetsReady, status, reason, message, now)
+	}
+	switch {
+	case len(failures) > 0:
+		set(metav1.ConditionFalse, v1alpha1.ReasonRolloutRestartFailed, strings.Join(failures, "; "))
+	case len(scheduled) > 0:
+		set(metav1.ConditionTrue, v1alpha1.ReasonRestartScheduled, "the credential changed; "+strings.Join(scheduled, "; "))
+	case hash == "":
+		set(metav1.ConditionUnknown, v1alpha1.ReasonPending, "no credential stored yet")
+	case patching:
+		set(metav1.ConditionUnknown, v1alpha1.ReasonPending, "restarting")
+	default:
+		set(metav1.ConditionTrue, v1alpha1.ReasonUpToDate,
+			"every target was restarted for the stored credential, or has run since before the operator first saw it")
+	}
 }
 
 // targetDecision is what one target needs: a patch now, a restart at due, or a
