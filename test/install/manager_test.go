@@ -114,16 +114,18 @@ func runNamespacedManager(own, account string, watched []string) {
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: reloaderSecret}, &s)).To(Succeed())
 		return s.Annotations[v1alpha1.AnnotationDataHash]
 	}
-	Eventually(restartedFor).Should(Equal(secretHash()+" "), "the consumer's baseline, without a restart")
+	baseline := secretHash()
+	Eventually(restartedFor).Should(Equal(baseline+" "), "the consumer's baseline, without a restart")
 	time.Sleep(1100 * time.Millisecond) // stand-in tokens of the same second are alike
 	var vbc v1alpha1.VoipbinCredential
 	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: reloaderCredential}, &vbc)).To(Succeed())
 	original := vbc.DeepCopy()
 	metav1.SetMetaDataAnnotation(&vbc.ObjectMeta, v1alpha1.AnnotationRefreshRequestedAt, "install-test")
 	Expect(k8s.Patch(ctx, &vbc, client.MergeFrom(original))).To(Succeed())
-	Eventually(func() int { return api.LoginCount("dialer@example.com") }).Should(Equal(2))
-	Eventually(func() string { return strings.Fields(restartedFor())[0] }).Should(Equal(secretHash()))
-	Expect(strings.Fields(restartedFor())).To(HaveLen(2), "restarted: the pod template has restartedAt")
+	Eventually(secretHash).ShouldNot(Equal(baseline), "the new token stored")
+	Eventually(func() []string { return strings.Fields(restartedFor()) }).Should(And(HaveLen(2), HaveExactElements(
+		secretHash(), Not(BeEmpty()))), "restarted for the new token: the pod template has restartedAt")
+	Expect(api.LoginCount("dialer@example.com")).To(Equal(2))
 
 	var leases coordinationv1.LeaseList
 	Expect(k8s.List(ctx, &leases, client.InNamespace(own))).To(Succeed())
