@@ -113,8 +113,11 @@ func (d *decision) keyPart() partDecision {
 	if !due {
 		return partDecision{wake: wake}
 	}
-	if d.o.Stopping || d.o.Outcome.Check != nil {
+	switch {
+	case d.o.Stopping:
 		return partDecision{}
+	case d.o.Outcome.Check != nil:
+		return partDecision{wake: d.now} // one check per reconcile; due again already: look again at once
 	}
 	return partDecision{call: true}
 }

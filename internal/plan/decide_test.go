@@ -150,7 +150,7 @@ func (w *world) login() *CallOutcome {
 	a := w.next(&w.loginAnswers)
 	out := &CallOutcome{At: w.now}
 	switch {
-	case a.deferred > 0:
+	case a.deferred != 0: // negative: a Retry-After that ended while the call waited
 		out.DeferredUntil = w.now.Add(a.deferred)
 		return out
 	case a.failure != nil:
@@ -173,7 +173,7 @@ func (w *world) check() *CallOutcome {
 	w.checks++
 	out := &CallOutcome{At: w.now}
 	switch {
-	case a.deferred > 0:
+	case a.deferred != 0:
 		out.DeferredUntil = w.now.Add(a.deferred)
 	case a.failure != nil:
 		out.Failure = a.failure
@@ -548,4 +548,31 @@ func TestRenewBeforeFallbackMessage(t *testing.T) {
 func equalStatus(a, b v1alpha1.VoipbinCredentialStatus) bool {
 	return a.ObservedGeneration == b.ObservedGeneration && len(a.Conditions) == len(b.Conditions) &&
 		a.LastHandledRefreshRequest == b.LastHandledRefreshRequest
+}
+
+// A call deferred by a Retry-After that ended while it waited is due again at
+// once: the reconcile that could not make it (one call of a kind per
+// reconcile) asks to be woken at once, not at a later wake such as the
+// stored token's expiry (the short soak found a login made a second after the
+// token expired this way).
+func TestADeferralThatEndedDuringTheCallWakesAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		login, key bool
+	}{{"login", true, false}, {"accesskey check", false, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, c.login, c.key)
+			w.ready()
+			w.requestRefresh("r1")
+			if c.login {
+				w.loginAnswers = []answer{{deferred: -time.Millisecond}}
+			} else {
+				w.checkAnswers = []answer{{deferred: -time.Millisecond}}
+			}
+			p := w.reconcile()
+			if p.Wake.IsZero() || p.Wake.After(w.now) {
+				t.Fatalf("wake %v, want now (%v)", p.Wake, w.now)
+			}
+		})
+	}
 }

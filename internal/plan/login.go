@@ -148,10 +148,14 @@ func (d *decision) loginPart() partDecision {
 	if !due {
 		return partDecision{wake: wake}
 	}
-	if d.o.Stopping || d.o.Outcome.Login != nil {
-		// No call while stopping; and never two logins in a row: the outcome
-		// of one is stored first.
-		return partDecision{}
+	switch {
+	case d.o.Stopping:
+		return partDecision{} // no call while stopping: the next manager makes it
+	case d.o.Outcome.Login != nil:
+		// Never two logins in a row: the outcome of one is stored first. Due
+		// again already (a Retry-After that ended while the call waited):
+		// look again at once, not at some later wake.
+		return partDecision{wake: d.now}
 	}
 	// A stored token that went missing (the Secret deleted, or edited by hand) is
 	// replaced by a new login, not by a token shared from memory: deleting the
