@@ -60,6 +60,7 @@ func main() {
 		leaseDuration        time.Duration
 		renewDeadline        time.Duration
 		retryPeriod          time.Duration
+		rolloutRestarts      bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
@@ -94,6 +95,11 @@ func main() {
 	flag.IntVar(&loginBurst, "login-burst", voipbin.DefaultLoginBurst, "Burst of logins per API host (VoIPBIN allows 20).")
 	flag.Float64Var(&apiQPS, "api-qps", voipbin.DefaultAPIQPS, "Other VoIPBIN API calls per second per API host.")
 	flag.IntVar(&apiBurst, "api-burst", voipbin.DefaultAPIBurst, "Burst of other VoIPBIN API calls per API host.")
+	flag.BoolVar(&rolloutRestarts, "enable-rollout-restarts", false,
+		"Restart the Deployments, StatefulSets and DaemonSets a VoipbinCredential lists in spec.rolloutRestartTargets "+
+			"(its own namespace only) after its credential changes. Needs get and patch on them (the "+
+			"rollout-restarts kustomize component, the chart's rolloutRestarts.enabled); the README's security "+
+			"section says what it lets a VoipbinCredential's author do.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -155,11 +161,18 @@ func main() {
 		os.Exit(1)
 	}
 	ctrlmetrics.Registry.MustRegister(metrics.NewCredentialCollector(mgr.GetCache()))
+	restartCounter, err := metrics.NewRestartCounter(ctrlmetrics.Registry)
+	if err != nil {
+		setupLog.Error(err, "unable to register the rollout restart metrics")
+		os.Exit(1)
+	}
 
 	if _, err := controller.Setup(mgr, controller.Options{
 		AllowedURLs:             allowed,
 		WatchNamespaces:         namespaces,
 		MaxConcurrentReconciles: maxConcurrent,
+		EnableRolloutRestarts:   rolloutRestarts,
+		RestartObserver:         restartCounter,
 		API: controller.APIOptions{
 			Timeout:  apiTimeout,
 			LoginQPS: loginQPS, LoginBurst: loginBurst,

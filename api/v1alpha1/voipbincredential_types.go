@@ -105,6 +105,21 @@ type VoipbinCredentialSpec struct {
 	// Ready stays True until the stored credential expires.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// rolloutRestartTargets are Deployments, StatefulSets and DaemonSets of this
+	// namespace whose pods read the credential once (an environment variable, a
+	// subPath mount, a file read at start-up): after the operator stores a new token
+	// or accesskey, it restarts them as kubectl rollout restart does, at most once
+	// per target per minInterval. It never restarts them when nothing changed, nor
+	// when it first sees a target. Needs the operator's --enable-rollout-restarts
+	// (off by default); the README, "Restarting the workloads that read the token",
+	// says more.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
 }
 
 // LoginSpec says where the VoIPBIN username and password are.
@@ -314,6 +329,16 @@ type VoipbinCredentialStatus struct {
 	// credentials.voipbin.net/refresh-requested-at annotation that was acted upon.
 	// +optional
 	LastHandledRefreshRequest string `json:"lastHandledRefreshRequest,omitempty"`
+
+	// rolloutRestarts describes each of spec.rolloutRestartTargets: when the
+	// operator last restarted it, when the next restart is due, and why it could
+	// not be restarted. Present only with spec.rolloutRestartTargets.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	RolloutRestarts []RolloutRestartStatus `json:"rolloutRestarts,omitempty"`
 }
 
 // TokenStatus describes the stored login token. It holds nothing secret.

@@ -21,6 +21,11 @@ type Options struct {
 	API APIOptions
 	// Clock is the time source (nil: the real clock).
 	Clock clock.PassiveClock
+	// EnableRolloutRestarts lets the operator restart the workloads of
+	// spec.rolloutRestartTargets (--enable-rollout-restarts); RestartObserver
+	// counts the restarts (nil: not counted).
+	EnableRolloutRestarts bool
+	RestartObserver       RestartObserver
 }
 
 // Setup wires the VoipbinCredential controller into mgr, which must have been
@@ -37,6 +42,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*VoipbinCredentialReconciler, error)
 	if opts.Clock != nil {
 		r.Clock = opts.Clock
 	}
+	r.EnableRolloutRestarts, r.RestartObserver = opts.EnableRolloutRestarts, opts.RestartObserver
 	if err := r.SetupWithManager(mgr, secrets, opts.MaxConcurrentReconciles); err != nil {
 		return nil, fmt.Errorf("setting up the controller: %w", err)
 	}

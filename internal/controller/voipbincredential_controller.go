@@ -40,6 +40,10 @@ type VoipbinCredentialReconciler struct {
 	Clock clock.PassiveClock
 	// AllowedURLs are the API URLs credentials may be sent to.
 	AllowedURLs AllowedURLs
+	// EnableRolloutRestarts lets the operator restart spec.rolloutRestartTargets
+	// (--enable-rollout-restarts); RestartObserver counts the restarts (may be nil).
+	EnableRolloutRestarts bool
+	RestartObserver       RestartObserver
 
 	clients  *apiClients
 	sharing  *loginSharing
@@ -103,6 +107,7 @@ func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	previousHash := plan.SecretHash(obs.Secret, vbc)
 	var recorded []plan.Event
 	for step := 1; ; step++ {
 		obs.Stopping = stopping(ctx)
@@ -113,9 +118,11 @@ func (r *VoipbinCredentialReconciler) Reconcile(ctx context.Context, req ctrl.Re
 			return ctrl.Result{}, nil
 		}
 		if p.Action == plan.Finish || step == maxSteps {
-			err := r.patchStatus(ctx, vbc, p.Status)
+			restarts := r.rolloutRestarts(ctx, vbc, p.Status, obs.Secret, previousHash)
+			recorded = append(recorded, restarts.Events...)
+			err := r.patchStatus(ctx, vbc, restarts.Status)
 			r.record(vbc, recorded)
-			return r.requeueAt(ctx, p.Wake), err
+			return r.requeueAt(ctx, earlier(p.Wake, restarts.Wake)), err
 		}
 		obs.Status, obs.Memory, obs.Outcome = &p.Status, p.Memory, plan.Outcome{}
 		if err := r.act(ctx, vbc, p, &obs, in); err != nil {

@@ -271,6 +271,69 @@ func TestNamespacedChartMatchesOverlay(t *testing.T) {
 	}
 }
 
+// TestRolloutRestartsChartMatchesComponent does the same with rollout restarts on,
+// in both modes: the chart with rolloutRestarts.enabled, and config/default and
+// config/namespaced with their rollout-restarts components (the overlays of
+// testdata that the components' comments show). It also checks that the rules
+// are get and patch on the three kinds and nothing more, and that the default
+// install has none of them (the generated role stays without apps).
+func TestRolloutRestartsChartMatchesComponent(t *testing.T) {
+	for name, c := range map[string]struct {
+		dir  string
+		args []string
+		kind string
+	}{
+		"cluster-wide": {"test/chart/testdata/rollout-restarts", []string{"--set", "rolloutRestarts.enabled=true"}, "ClusterRole"},
+		"namespaced": {"test/chart/testdata/rollout-restarts-namespaced",
+			[]string{"--set", "rolloutRestarts.enabled=true", "--set", "watchNamespaces={apps}"}, "Role"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := render(t, c.dir, c.args...)
+			for _, d := range drift(in) {
+				t.Error(d)
+			}
+			want := []rbacv1.PolicyRule{{APIGroups: []string{"apps"},
+				Resources: []string{"daemonsets", "deployments", "statefulsets"}, Verbs: []string{"get", "patch"}}}
+			for layout, objs := range map[string][]*unstructured.Unstructured{"chart": in.chart, "config/": in.kustomize} {
+				var found int
+				for key, rules := range rolesByKey(objs, c.kind) {
+					if !strings.HasSuffix(key, "-rollout-restarts-role") {
+						if slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.APIGroups, "apps") }) {
+							t.Errorf("%s: %s %s grants apps", layout, c.kind, key)
+						}
+						continue
+					}
+					found++
+					if !reflect.DeepEqual(rules, want) {
+						t.Errorf("%s: %s %s's rules are %v, want %v", layout, c.kind, key, rules, want)
+					}
+				}
+				if found != 1 {
+					t.Errorf("%s: %d rollout-restarts %ss, want 1", layout, found, c.kind)
+				}
+			}
+		})
+	}
+	// Off by default: neither layout grants anything of apps, nor passes the flag.
+	in := render(t, "config/default")
+	for layout, objs := range map[string][]*unstructured.Unstructured{"chart": in.chart, "config/": in.kustomize} {
+		for _, kind := range []string{"ClusterRole", "Role"} {
+			for key, rules := range rolesByKey(objs, kind) {
+				if slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.APIGroups, "apps") }) {
+					t.Errorf("%s: by default, %s %s grants apps", layout, kind, key)
+				}
+			}
+		}
+		var dep appsv1.Deployment
+		if err := convertNamed(objs, "Deployment", managerName, &dep); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(dep.Spec.Template.Spec.Containers[0].Args, "--enable-rollout-restarts") {
+			t.Errorf("%s: --enable-rollout-restarts by default", layout)
+		}
+	}
+}
+
 // TestMonitoringChartMatchesOverlay does the same with monitoring on: the chart with
 // the cert-manager certificate, the ServiceMonitor and the alert rules, and the
 // config/monitoring overlay.

@@ -39,9 +39,21 @@ func exportedMetrics(t *testing.T) map[string]bool {
 		documented = append(documented, m[1])
 	}
 
-	source, err := os.ReadFile(manifests.Path("internal/metrics/metrics.go"))
+	// Every source file of internal/metrics (not its tests).
+	files, err := filepath.Glob(manifests.Path("internal/metrics/*.go"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var source []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source = append(source, data...)
 	}
 	exported := map[string]bool{}
 	for _, m := range regexp.MustCompile(`"(voipbin_[a-z_]+)"`).FindAllStringSubmatch(string(source), -1) {

@@ -246,6 +246,11 @@ var rbacChecks = []accessCheck{
 	{verb: "create", resource: "serviceaccounts", subresource: "token", namespace: apps},
 	{verb: "get", group: "apps", resource: "deployments", namespace: own},
 	{verb: "update", group: "apps", resource: "deployments", namespace: own},
+	// Rollout restarts are off in the installer: no access to workloads at all.
+	{verb: "get", group: "apps", resource: "deployments", namespace: apps},
+	{verb: "patch", group: "apps", resource: "deployments", namespace: apps},
+	{verb: "patch", group: "apps", resource: "statefulsets", namespace: apps},
+	{verb: "patch", group: "apps", resource: "daemonsets", namespace: apps},
 	{verb: "create", group: "apiextensions.k8s.io", resource: "customresourcedefinitions"},
 	{verb: "update", group: "apiextensions.k8s.io", resource: "customresourcedefinitions"},
 	{verb: "create", group: "rbac.authorization.k8s.io", resource: "clusterroles"},

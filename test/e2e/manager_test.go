@@ -143,6 +143,9 @@ var _ = Describe("The manager binary", func() {
 		} {
 			Expect(series(families, s.family, s.labels)).To(Equal(1.0), "%s%v", s.family, s.labels)
 		}
+		// Served from zero, before any restart (rollout restarts are off here).
+		Expect(series(families, "voipbin_rollout_restarts_total", map[string]string{"kind": "Deployment", "result": "restarted"})).
+			To(Equal(0.0))
 
 		// No secret in the metrics, in any form; the scan finds one planted there.
 		body := get(https, url, token)

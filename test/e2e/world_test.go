@@ -42,18 +42,27 @@ type world struct {
 	api *voipbintest.Server
 	url string
 	mgr *harness.Manager
+	// mgrOptions are the manager's options, for a restart.
+	mgrOptions harness.ManagerOptions
 }
 
 // worldConfig is what a worldOption may change.
 type worldConfig struct {
 	// allowedPath is appended to the stand-in's URL in --allowed-api-urls.
 	allowedPath string
+	// args are more arguments of the manager.
+	args []string
 }
 
 type worldOption func(*worldConfig)
 
 // allowOnly lets the manager call only below path of the stand-in.
 func allowOnly(path string) worldOption { return func(c *worldConfig) { c.allowedPath = path } }
+
+// managerArgs adds arguments to the manager's.
+func managerArgs(args ...string) worldOption {
+	return func(c *worldConfig) { c.args = append(c.args, args...) }
+}
 
 // newWorld creates the namespace e2e-<name>-<n>, serves a new stand-in and starts a
 // manager; everything stops when the spec ends. The namespace stays, with its
@@ -71,12 +80,13 @@ func newWorld(name string, opts ...worldOption) *world {
 	w.url = standIn.URL
 	scanner.AddIssuer("token", w.api.IssuedTokens)
 
-	w.mgr = startManager(w.ns, harness.ManagerOptions{
+	w.mgrOptions = harness.ManagerOptions{
 		AllowedAPIURLs:  []string{w.url + cfg.allowedPath},
 		WatchNamespaces: []string{w.ns},
 		// Short enough that no call outlasts a spec's windows.
-		Args: []string{"--api-timeout=5s"},
-	})
+		Args: append([]string{"--api-timeout=5s"}, cfg.args...),
+	}
+	w.mgr = startManager(w.ns, w.mgrOptions)
 	// Before the manager stops (cleanups run last in, first out).
 	DeferCleanup(func() { GinkgoWriter.Println(w.summary()) })
 	return w

@@ -142,7 +142,7 @@ var _ = Describe("the chart", Ordered, func() {
 			}
 			// The CRD is the first release's: a second release of the chart leaves it out.
 			objs = helmInstall(release, namespace, "--set", "watchNamespaces={"+strings.Join(watched, ",")+"}",
-				"--set", "crds.enabled=false")
+				"--set", "crds.enabled=false", "--set", "rolloutRestarts.enabled=true")
 		})
 
 		It("creates every object, and the manager's Roles only in the watched namespaces", func() {
@@ -176,6 +176,7 @@ var _ = Describe("the chart", Ordered, func() {
 		It("has a manager pod the restricted Pod Security Standard admits", func() {
 			pod := managerPod(namespace, manager)
 			Expect(pod.Spec.Containers[0].Args).To(ContainElement("--watch-namespaces=" + strings.Join(watched, ",")))
+			Expect(pod.Spec.Containers[0].Args).To(ContainElement("--enable-rollout-restarts"))
 			expectManagerPodAdmitted(namespace, manager)
 		})
 
@@ -193,6 +194,14 @@ var _ = Describe("the chart", Ordered, func() {
 				{verb: "watch", group: vbcGroup, resource: "voipbincredentials"},
 			} {
 				Expect(review(defaults, c)).To(BeTrue(), "control: the defaults' manager may %s", c)
+			}
+			// And rollout restarts are off by default: no access to workloads.
+			for _, c := range []accessCheck{
+				{verb: "get", group: "apps", resource: "deployments", namespace: "apps"},
+				{verb: "patch", group: "apps", resource: "deployments", namespace: "apps"},
+				{verb: "patch", group: "apps", resource: "statefulsets", namespace: "apps"},
+			} {
+				Expect(review(defaults, c)).To(BeFalse(), "the defaults' manager may %s", c)
 			}
 		})
 

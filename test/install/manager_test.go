@@ -2,9 +2,12 @@ package install
 
 import (
 	"path/filepath"
+	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,7 +33,8 @@ const (
 // runNamespacedManager runs the manager binary as the namespaced release's service
 // account (a kubeconfig of that user: RBAC sees the account itself), with the
 // release's arguments, leader election on, against the VoIPBIN stand-in, and applies
-// the Reloader sample in the first watched namespace: the manager logs in and
+// the Reloader sample in the first watched namespace, its consumer a rollout
+// restart target (the release has rolloutRestarts.enabled): the manager logs in and
 // writes the Secret with the sample's annotation, holds its Lease, and is never
 // refused anything by the API server.
 func runNamespacedManager(own, account string, watched []string) {
@@ -57,6 +61,9 @@ func runNamespacedManager(own, account string, watched []string) {
 		o.SetNamespace(ns)
 		if o.GetKind() == "VoipbinCredential" {
 			Expect(unstructured.SetNestedField(o.Object, standIn.URL, "spec", "apiURL")).To(Succeed())
+			// The install has rolloutRestarts.enabled: the sample's consumer is a target.
+			Expect(unstructured.SetNestedSlice(o.Object, []any{map[string]any{"kind": "Deployment", "name": reloaderDeployment}},
+				"spec", "rolloutRestartTargets")).To(Succeed())
 		}
 		Expect(k8s.Create(ctx, o)).To(Succeed(), "the Reloader sample's %s %s", o.GetKind(), o.GetName())
 	}
@@ -68,7 +75,8 @@ func runNamespacedManager(own, account string, watched []string) {
 		Kubeconfig:      kubeconfig,
 		AllowedAPIURLs:  []string{standIn.URL},
 		WatchNamespaces: watched,
-		Args:            []string{"--leader-elect", "--leader-election-namespace=" + own, "--api-timeout=5s"},
+		Args: []string{"--leader-elect", "--leader-election-namespace=" + own, "--api-timeout=5s",
+			"--enable-rollout-restarts"},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
@@ -92,6 +100,32 @@ func runNamespacedManager(own, account string, watched []string) {
 		g.Expect(meta.IsStatusConditionTrue(vbc.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
 	}).Should(Succeed())
 	Expect(api.LoginCount("dialer@example.com")).To(Equal(1))
+
+	// Rollout restarts with the namespaced Role: the consumer is recorded on its
+	// first sighting, and restarted after a new token.
+	restartedFor := func() string {
+		var d appsv1.Deployment
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: reloaderDeployment}, &d)).To(Succeed())
+		return d.Annotations[v1alpha1.RestartedForAnnotation(reloaderCredential)] + " " +
+			d.Spec.Template.Annotations[v1alpha1.AnnotationRestartedAt]
+	}
+	secretHash := func() string {
+		var s corev1.Secret
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: reloaderSecret}, &s)).To(Succeed())
+		return s.Annotations[v1alpha1.AnnotationDataHash]
+	}
+	baseline := secretHash()
+	Eventually(restartedFor).Should(Equal(baseline+" "), "the consumer's baseline, without a restart")
+	time.Sleep(1100 * time.Millisecond) // stand-in tokens of the same second are alike
+	var vbc v1alpha1.VoipbinCredential
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: reloaderCredential}, &vbc)).To(Succeed())
+	original := vbc.DeepCopy()
+	metav1.SetMetaDataAnnotation(&vbc.ObjectMeta, v1alpha1.AnnotationRefreshRequestedAt, "install-test")
+	Expect(k8s.Patch(ctx, &vbc, client.MergeFrom(original))).To(Succeed())
+	Eventually(secretHash).ShouldNot(Equal(baseline), "the new token stored")
+	Eventually(func() []string { return strings.Fields(restartedFor()) }).Should(And(HaveLen(2), HaveExactElements(
+		secretHash(), Not(BeEmpty()))), "restarted for the new token: the pod template has restartedAt")
+	Expect(api.LoginCount("dialer@example.com")).To(Equal(2))
 
 	var leases coordinationv1.LeaseList
 	Expect(k8s.List(ctx, &leases, client.InNamespace(own))).To(Succeed())

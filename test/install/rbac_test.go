@@ -70,6 +70,19 @@ func namespacedAccessTable(own string, watched []string) []accessCheck {
 			accessCheck{verb: "patch", group: vbcGroup, resource: "voipbincredentials", namespace: ns, allowed: true},
 			accessCheck{verb: "update", group: vbcGroup, resource: "voipbincredentials", namespace: ns},
 			accessCheck{verb: "create", group: "events.k8s.io", resource: "events", namespace: ns, allowed: true},
+			// Rollout restarts (rolloutRestarts.enabled): get and patch the workloads, nothing more.
+			accessCheck{verb: "get", group: "apps", resource: "deployments", namespace: ns, allowed: true},
+			accessCheck{verb: "patch", group: "apps", resource: "deployments", namespace: ns, allowed: true},
+			accessCheck{verb: "get", group: "apps", resource: "statefulsets", namespace: ns, allowed: true},
+			accessCheck{verb: "patch", group: "apps", resource: "statefulsets", namespace: ns, allowed: true},
+			accessCheck{verb: "get", group: "apps", resource: "daemonsets", namespace: ns, allowed: true},
+			accessCheck{verb: "patch", group: "apps", resource: "daemonsets", namespace: ns, allowed: true},
+			accessCheck{verb: "list", group: "apps", resource: "deployments", namespace: ns},
+			accessCheck{verb: "watch", group: "apps", resource: "deployments", namespace: ns},
+			accessCheck{verb: "update", group: "apps", resource: "deployments", namespace: ns},
+			accessCheck{verb: "delete", group: "apps", resource: "deployments", namespace: ns},
+			accessCheck{verb: "patch", group: "apps", resource: "deployments", subresource: "scale", namespace: ns},
+			accessCheck{verb: "patch", group: "apps", resource: "replicasets", namespace: ns},
 		)
 	}
 	return append(checks,
@@ -98,6 +111,10 @@ func namespacedAccessTable(own string, watched []string) []accessCheck {
 		// The metrics filter.
 		accessCheck{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews", allowed: true},
 		accessCheck{verb: "create", group: "authorization.k8s.io", resource: "subjectaccessreviews", allowed: true},
+		// No workload outside the watched namespaces.
+		accessCheck{verb: "get", group: "apps", resource: "deployments"},
+		accessCheck{verb: "patch", group: "apps", resource: "deployments", namespace: "other"},
+		accessCheck{verb: "patch", group: "apps", resource: "deployments", namespace: own},
 		// A sample of what it must never do.
 		accessCheck{verb: "list", resource: "pods"},
 		accessCheck{verb: "get", resource: "configmaps", namespace: "apps"},

@@ -92,6 +92,18 @@ default of 15s. Used to check terminationGracePeriodSeconds.
 {{- end }}
 
 {{/* The manager's rules, as controller-gen generates them (files/manager-role.yaml). */}}
+{{- define "vco.rolloutRestartRules" -}}
+- apiGroups:
+  - apps
+  resources:
+  - daemonsets
+  - deployments
+  - statefulsets
+  verbs:
+  - get
+  - patch
+{{- end }}
+
 {{- define "vco.managerRules" -}}
 {{- (.Files.Get "files/manager-role.yaml" | fromYaml).rules | toYaml }}
 {{- end }}
