@@ -79,14 +79,8 @@ func (r *VoipbinCredentialReconciler) login(ctx context.Context, vbc *v1alpha1.V
 		log.Info("logged in", "expiresAt", tok.ExpiresAt.UTC().Format(time.RFC3339), "sharedCall", shared)
 		return out
 	}
-	if wait, ok := deferredBy(err); ok {
-		out.DeferredUntil = out.At.Add(wait)
-		log.V(1).Info("login deferred: the API asked to wait", "until", out.DeferredUntil.UTC().Format(time.RFC3339))
-		return out
-	}
-	f := classify(err, "login")
-	out.Failure = &f
-	log.Info("login failed", "reason", f.Reason)
+	out.DeferredUntil, out.Failure = failedCall(ctx, err, out.At, func(err error) plan.Failure { return classify(err, "login") },
+		"login failed")
 	return out
 }
 
@@ -107,13 +101,8 @@ func (r *VoipbinCredentialReconciler) check(ctx context.Context, in inputs) *pla
 		log.Info("accesskey validated", "prefix", info.Prefix, "found", info.Found)
 		return out
 	}
-	if wait, ok := deferredBy(err); ok {
-		out.DeferredUntil = out.At.Add(wait)
-		return out
-	}
-	f := classify(err, "accesskey")
-	out.Failure = &f
-	log.Info("accesskey check failed", "reason", f.Reason)
+	out.DeferredUntil, out.Failure = failedCall(ctx, err, out.At, func(err error) plan.Failure { return classify(err, "accesskey") },
+		"accesskey check failed")
 	return out
 }
 

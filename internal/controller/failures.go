@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
 	"github.com/voipbin/credential-operator/internal/plan"
@@ -99,6 +102,20 @@ func transientProblem(err error) string {
 	default:
 		return "unknown error"
 	}
+}
+
+// failedCall sorts the error of a call: a wait (a 429 that another request
+// saw still holds: DeferredUntil) or a failure sorted by sortErr, logged with
+// msg and its reason.
+func failedCall(ctx context.Context, err error, at time.Time, sortErr func(error) plan.Failure,
+	msg string, kv ...any) (deferredUntil time.Time, failure *plan.Failure) {
+	if wait, ok := deferredBy(err); ok {
+		logf.FromContext(ctx).V(1).Info("call deferred: the API asked to wait", "until", at.Add(wait).UTC().Format(time.RFC3339))
+		return at.Add(wait), nil
+	}
+	f := sortErr(err)
+	logf.FromContext(ctx).Info(msg, append(kv, "reason", f.Reason)...)
+	return time.Time{}, &f
 }
 
 // deferredBy reports whether err is a call refused on this side without sending

@@ -54,13 +54,7 @@ func (r *VoipbinCredentialReconciler) mint(ctx context.Context, p plan.Plan, obs
 		log.Info("accesskey created", "id", k.ID, "prefix", k.Prefix, "expiresAt", k.ExpiresAt.UTC())
 		return out
 	}
-	if wait, ok := deferredBy(err); ok {
-		out.DeferredUntil = out.At.Add(wait)
-		return out
-	}
-	fail := classifyIssue(err, "create the accesskey")
-	out.Failure = &fail
-	log.Info("creating an accesskey failed", "reason", fail.Reason)
+	out.DeferredUntil, out.Failure = failedCall(ctx, err, out.At, issueErr("create the accesskey"), "creating an accesskey failed")
 	return out
 }
 
@@ -80,13 +74,7 @@ func (r *VoipbinCredentialReconciler) listKeys(ctx context.Context, p plan.Plan,
 		}
 		return out
 	}
-	if wait, ok := deferredBy(err); ok {
-		out.DeferredUntil = out.At.Add(wait)
-		return out
-	}
-	fail := classifyIssue(err, "list the accesskeys")
-	out.Failure = &fail
-	logf.FromContext(ctx).Info("listing the accesskeys failed", "reason", fail.Reason)
+	out.DeferredUntil, out.Failure = failedCall(ctx, err, out.At, issueErr("list the accesskeys"), "listing the accesskeys failed")
 	return out
 }
 
@@ -111,13 +99,8 @@ func (r *VoipbinCredentialReconciler) revoke(ctx context.Context, p plan.Plan, o
 			log.Info("accesskey deleted", "id", k.ID, "prefix", k.Prefix, "goneAlready", err != nil)
 			continue
 		}
-		if wait, ok := deferredBy(err); ok {
-			out.DeferredUntil = out.At.Add(wait)
-			break
-		}
-		fail := classifyIssue(err, "delete the accesskey")
-		out.Failure = &fail
-		log.Info("deleting an accesskey failed", "id", k.ID, "reason", fail.Reason)
+		out.DeferredUntil, out.Failure = failedCall(ctx, err, out.At, issueErr("delete the accesskey"),
+			"deleting an accesskey failed", "id", k.ID)
 		break
 	}
 	if out.At.IsZero() {
@@ -139,6 +122,11 @@ func (r *VoipbinCredentialReconciler) issueClient(in inputs) (*voipbin.Client, *
 // CA was checked while gathering, so this cannot normally happen.
 func tlsSettingsFailure() *plan.Failure {
 	return &plan.Failure{Kind: plan.Permanent, Reason: v1alpha1.ReasonTLSError, Description: "the TLS settings cannot be used"}
+}
+
+// issueErr sorts the errors of an accesskey call that was to do what.
+func issueErr(what string) func(error) plan.Failure {
+	return func(err error) plan.Failure { return classifyIssue(err, what) }
 }
 
 // classifyIssue sorts an error of an accesskey call made with the login token:

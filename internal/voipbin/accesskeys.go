@@ -176,51 +176,58 @@ func (c *Client) ValidateAccessKey(ctx context.Context, key string) (AccessKeyIn
 	if len(key) > AccessKeyPrefixLength {
 		info.Prefix = key[:AccessKeyPrefixLength]
 	}
+	err := c.listPages(ctx, request{operation: OperationListAccessKeys, cookie: "accesskey=" + key},
+		func(page AccessKeyPage) bool {
+			if info.Prefix == "" {
+				// A key too short to have a distinct prefix cannot be matched:
+				// one page proves it authenticates.
+				return true
+			}
+			for _, entry := range page.Result {
+				if entry.TokenPrefix == info.Prefix {
+					info.ID, info.Name, info.ExpiresAt, info.Found = entry.ID, entry.Name, entry.TMExpire, true
+					return true
+				}
+			}
+			return false
+		})
+	if err != nil {
+		return AccessKeyInfo{}, err
+	}
+	return info, nil
+}
+
+// listPages pages through GET /v1.0/accesskeys with the credential of req
+// (AccessKeyPageSize per page, newest first), calling visit with each page
+// until it returns true. It stops on an empty page or one shorter than asked,
+// whatever next_page_token says (the server never leaves it empty), and also
+// on an empty or repeated next_page_token, and after maxAccessKeyPages.
+func (c *Client) listPages(ctx context.Context, req request, visit func(AccessKeyPage) bool) error {
+	req.method, req.path = http.MethodGet, accessKeysPath
 	seenTokens := map[string]bool{}
 	pageToken := ""
 	for range maxAccessKeyPages {
-		query := url.Values{"page_size": {strconv.Itoa(AccessKeyPageSize)}}
+		req.query = url.Values{"page_size": {strconv.Itoa(AccessKeyPageSize)}}
 		if pageToken != "" {
-			query.Set("page_token", pageToken)
+			req.query.Set("page_token", pageToken)
 		}
-		resp, err := c.do(ctx, request{
-			operation: OperationListAccessKeys,
-			method:    http.MethodGet,
-			path:      accessKeysPath,
-			query:     query,
-			cookie:    "accesskey=" + key,
-		})
+		resp, err := c.do(ctx, req)
 		if err != nil {
-			return AccessKeyInfo{}, err
+			return err
 		}
 		page, err := DecodeAccessKeyPage(resp.body)
 		if err != nil {
-			return AccessKeyInfo{}, &MalformedResponseError{Operation: OperationListAccessKeys,
+			return &MalformedResponseError{Operation: req.operation,
 				Endpoint: c.endpoint(accessKeysPath), StatusCode: http.StatusOK, Problem: err.Error()}
 		}
-		if info.Prefix != "" {
-			for _, entry := range page.Result {
-				if entry.TokenPrefix == info.Prefix {
-					info.ID = entry.ID
-					info.Name = entry.Name
-					info.ExpiresAt = entry.TMExpire
-					info.Found = true
-					return info, nil
-				}
-			}
-		} else {
-			// A key too short to have a distinct prefix cannot be matched:
-			// one page proves it authenticates.
-			return info, nil
-		}
-		if len(page.Result) == 0 || len(page.Result) < AccessKeyPageSize ||
+		if visit(page) || len(page.Result) < AccessKeyPageSize ||
 			page.NextPageToken == "" || seenTokens[page.NextPageToken] {
-			break
+			return nil
 		}
 		seenTokens[page.NextPageToken] = true
 		pageToken = page.NextPageToken
 	}
-	return info, nil
+	return nil
 }
 
 // accessKeyProblem says why key cannot be sent as a cookie value (RFC 6265

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -93,33 +91,16 @@ func (c *Client) ListAccessKeysNamed(ctx context.Context, jwt, name string) ([]A
 		return nil, &CredentialFormatError{Operation: OperationListAccessKeys, Problem: problemNotAJWT}
 	}
 	var out []AccessKeyEntry
-	seenTokens := map[string]bool{}
-	pageToken := ""
-	for range maxAccessKeyPages {
-		query := url.Values{"page_size": {strconv.Itoa(AccessKeyPageSize)}}
-		if pageToken != "" {
-			query.Set("page_token", pageToken)
-		}
-		resp, err := c.do(ctx, request{operation: OperationListAccessKeys, method: http.MethodGet,
-			path: accessKeysPath, query: query, bearer: jwt})
-		if err != nil {
-			return nil, err
-		}
-		page, err := DecodeAccessKeyPage(resp.body)
-		if err != nil {
-			return nil, &MalformedResponseError{Operation: OperationListAccessKeys,
-				Endpoint: c.endpoint(accessKeysPath), StatusCode: http.StatusOK, Problem: err.Error()}
-		}
+	err := c.listPages(ctx, request{operation: OperationListAccessKeys, bearer: jwt}, func(page AccessKeyPage) bool {
 		for _, e := range page.Result {
 			if e.Name == name && e.TMDelete.IsZero() {
 				out = append(out, e)
 			}
 		}
-		if len(page.Result) < AccessKeyPageSize || page.NextPageToken == "" || seenTokens[page.NextPageToken] {
-			return out, nil
-		}
-		seenTokens[page.NextPageToken] = true
-		pageToken = page.NextPageToken
+		return false
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
