@@ -120,7 +120,12 @@ func (r *VoipbinCredentialReconciler) write(ctx context.Context, vbc *v1alpha1.V
 	obs *plan.Observed, in inputs) error {
 	var err error
 	if p.SecretUID == "" {
-		err = r.Create(ctx, p.Secret.DeepCopy(), client.FieldOwner(v1alpha1.FieldManager))
+		created := p.Secret.DeepCopy()
+		if err = r.Create(ctx, created, client.FieldOwner(v1alpha1.FieldManager)); err == nil {
+			// At once, not only after the read-back: the watch event of the
+			// Create may come first, and notOwnSecretWrite must know it.
+			r.secretWrites.wrote(keyOf(vbc), created.ResourceVersion)
+		}
 	} else {
 		if obs.Secret != nil && obs.Secret.UID == p.SecretUID && createdByUs(obs.Secret) {
 			r.handOverToApply(ctx, obs.Secret.DeepCopy())

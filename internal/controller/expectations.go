@@ -41,6 +41,16 @@ func (w *writtenVersions) stale(key types.NamespacedName, rv string) bool {
 	return err == nil && cmp < 0
 }
 
+// is reports whether rv is the version of the operator's last write of key (or
+// of what it read back right after): a version a reconcile of key has already
+// decided on.
+func (w *writtenVersions) is(key types.NamespacedName, rv string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	written, ok := w.m[key]
+	return ok && written == rv
+}
+
 // forget drops key.
 func (w *writtenVersions) forget(key types.NamespacedName) {
 	w.mu.Lock()

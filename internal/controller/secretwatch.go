@@ -38,7 +38,11 @@ type secretWatch struct {
 	credentialsNaming func(ctx context.Context, secret *metav1.PartialObjectMetadata) []reconcile.Request
 	// credentialsIn returns every VoipbinCredential of a namespace.
 	credentialsIn func(ctx context.Context, namespace string) []reconcile.Request
-	log           logr.Logger
+	// ownWrite reports whether version rv of a Secret is one the operator wrote
+	// for the credential of req (its managed Secret), and read back: that
+	// credential's reconcile has already decided on it. Nil: none is.
+	ownWrite func(req reconcile.Request, rv string) bool
+	log      logr.Logger
 }
 
 var _ source.TypedSource[reconcile.Request] = (*secretWatch)(nil)
@@ -141,6 +145,9 @@ func (w *secretWatch) forward(ctx context.Context, rw *watchtools.RetryWatcher,
 				continue
 			}
 			for _, req := range w.credentialsNaming(ctx, secret) {
+				if ev.Type != watch.Deleted && w.ownWrite != nil && w.ownWrite(req, secret.ResourceVersion) {
+					continue
+				}
 				queue.Add(req)
 			}
 		}

@@ -129,3 +129,45 @@ func TestSecretWatchForwardsResumesAndResyncs(t *testing.T) {
 		t.Fatalf("watches started at %v, want the third at 900", starts)
 	}
 }
+
+// TestSecretWatchDropsOwnWrites: the version of a credential's managed Secret
+// the operator wrote does not wake that credential again; a later version and
+// a deletion do.
+func TestSecretWatchDropsOwnWrites(t *testing.T) {
+	fake := &fakeSecrets{version: "100", watchers: make(chan *watch.RaceFreeFakeWatcher, 4)}
+	sw := &secretWatch{
+		namespaces: []string{"ns"},
+		list:       fake.list,
+		watch:      fake.watch,
+		credentialsNaming: func(_ context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: "ns", Name: s.Name}}}
+		},
+		credentialsIn: func(context.Context, string) []reconcile.Request { return nil },
+		ownWrite:      func(req reconcile.Request, rv string) bool { return req.Name == "app" && rv == "101" },
+		log:           logr.Discard(),
+	}
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer q.ShutDown()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := sw.Start(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	w := <-fake.watchers
+	w.Add(secretMeta("app", "101"))      // our own write: dropped
+	w.Modify(secretMeta("other", "101")) // not that credential's own write
+	if got := nextRequest(t, q); got != "other" {
+		t.Fatalf("queued %q, want other", got)
+	}
+	w.Modify(secretMeta("app", "102"))
+	if got := nextRequest(t, q); got != "app" {
+		t.Fatalf("queued %q for a later version, want app", got)
+	}
+	w.Delete(secretMeta("app", "101"))
+	if got := nextRequest(t, q); got != "app" {
+		t.Fatalf("queued %q for a deletion, want app", got)
+	}
+	if q.Len() != 0 {
+		t.Errorf("%d more requests", q.Len())
+	}
+}

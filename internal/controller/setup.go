@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -32,13 +33,15 @@ import (
 //   - its own schedule (RequeueAfter).
 func (r *VoipbinCredentialReconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretWatch, maxConcurrent int) error {
 	secrets.credentialsNaming, secrets.credentialsIn = r.secretToCredentials, r.credentialsIn
+	secrets.ownWrite = func(req reconcile.Request, rv string) bool { return r.secretWrites.is(req.NamespacedName, rv) }
 	if err := indexCredentials(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.VoipbinCredential{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managedSecretToCredential)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managedSecretToCredential),
+			builder.WithPredicates(r.notOwnSecretWrite())).
 		WatchesRawSource(secrets).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
 		Named("voipbincredential").
@@ -47,6 +50,24 @@ func (r *VoipbinCredentialReconciler) SetupWithManager(mgr ctrl.Manager, secrets
 
 // managedSecretToCredential maps a managed Secret to the VoipbinCredential its
 // credential label names.
+// notOwnSecretWrite drops the event of a managed Secret's version that the
+// operator itself wrote, or read back right after its write: the reconcile that
+// wrote it has already decided on that version, so waking the CR again would
+// only repeat its reads and decide to do nothing. Deletions always pass. The
+// metadata watch of the Secrets a credential names drops the same events
+// (secretWatch.ownWrite): it sees the managed Secret too.
+func (r *VoipbinCredentialReconciler) notOwnSecretWrite() predicate.Predicate {
+	own := func(obj client.Object) bool {
+		name := obj.GetLabels()[v1alpha1.LabelCredential]
+		return name != "" &&
+			r.secretWrites.is(types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, obj.GetResourceVersion())
+	}
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return !own(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool { return !own(e.ObjectNew) },
+	}
+}
+
 func managedSecretToCredential(_ context.Context, obj client.Object) []reconcile.Request {
 	name := obj.GetLabels()[v1alpha1.LabelCredential]
 	if name == "" {
