@@ -81,6 +81,18 @@ var scalingFigures = []figure{
 		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
 	},
 	{
+		name: "heap in use after the restart (after a GC)", value: always(func(r sizeResult) float64 { return r.RestartHeapInuse }),
+		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+	},
+	{
+		name: "live heap after the restart (after a GC)", value: always(func(r sizeResult) float64 { return r.RestartHeapAlloc }),
+		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+	},
+	{
+		name: "RSS after the restart (median)", value: always(func(r sizeResult) float64 { return r.RestartRSS }),
+		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+	},
+	{
 		name: "API-server writes per credential (the operator's)", value: always(sizeResult.WritesPerCR),
 		show: showRatio, target: fmt.Sprintf("<= %d", maxScalingWritesPerC),
 		passes: func(r sizeResult) bool { return r.WritesPerCR() <= maxScalingWritesPerC },
@@ -88,6 +100,11 @@ var scalingFigures = []figure{
 	{
 		name: "API-server writes (the operator's)", value: always(func(r sizeResult) float64 { return float64(r.Writes) }),
 		show: showCount, slopeUnit: "writes", slopeScale: 1,
+	},
+	{
+		name:  "reconciles per credential to reach Ready",
+		value: always(func(r sizeResult) float64 { return float64(r.Reconciles) / float64(r.CRs) }),
+		show:  showRatio,
 	},
 	{
 		name: "logins", value: always(func(r sizeResult) float64 { return float64(r.LoginsMade) }),

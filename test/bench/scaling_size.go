@@ -22,12 +22,14 @@ type sizeResult struct {
 	// ReadySeconds runs from the last create to the last credential's Ready.
 	ReadySeconds float64 `json:"readySeconds"`
 	// CPUSeconds is the manager's CPU time from the first create to all Ready.
-	CPUSeconds   float64 `json:"cpuSeconds"`
-	LoginsMade   int     `json:"loginsMade"`
-	TooMany      int     `json:"tooManyRequests"`
-	Writes       int     `json:"writes"`
-	WritesDetail string  `json:"writesDetail"`
-	ReadyError   string  `json:"readyError,omitempty"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	LoginsMade int     `json:"loginsMade"`
+	TooMany    int     `json:"tooManyRequests"`
+	// Reconciles is how many reconciles the manager ran to get there.
+	Reconciles   int    `json:"reconciles"`
+	Writes       int    `json:"writes"`
+	WritesDetail string `json:"writesDetail"`
+	ReadyError   string `json:"readyError,omitempty"`
 
 	// Settled: read during the quiet window, each after a forced collection.
 	HeapInuse     float64 `json:"heapInuseBytes"`
@@ -47,6 +49,11 @@ type sizeResult struct {
 	RestartCalls   int     `json:"restartCalls"`
 	RestartWrites  int     `json:"restartWrites"`
 	RestartError   string  `json:"restartError,omitempty"`
+	// After the restart, every credential reconciled once: the caches filled by
+	// their first list, no event or work of the creation left.
+	RestartHeapInuse float64 `json:"restartHeapInuseBytes"`
+	RestartHeapAlloc float64 `json:"restartHeapAllocBytes"`
+	RestartRSS       float64 `json:"restartRssBytes"`
 }
 
 // WritesPerCR is the operator's API-server writes per credential to reach Ready.
@@ -63,9 +70,9 @@ type sizeRun struct {
 	r         sizeResult
 }
 
-// idleReadings is how many readings of the idle manager are taken, a second
-// apart; the smallest counts.
-const idleReadings = 3
+// fewReadings is how many readings of the manager's memory are taken, a
+// second apart, when it is idle and after the restart.
+const fewReadings = 3
 
 // start starts the stand-in, the control plane and the manager, and reads the
 // idle manager's memory.
@@ -77,20 +84,37 @@ func (m *sizeRun) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var idle []memoryReading
-	for range idleReadings {
+	idle, err := mgr.fewMemoryReadings(ctx)
+	m.r.IdleHeapInuse, m.r.IdleHeapAlloc = idle.heapInuse, idle.heapAlloc
+	return err
+}
+
+// fewMemoryReadings reads the manager's memory a few times, a second apart,
+// and returns the smallest heap figures and the median RSS.
+func (p *managerProcess) fewMemoryReadings(ctx context.Context) (memoryReading, error) {
+	var readings []memoryReading
+	for range fewReadings {
 		if err := sleep(ctx, time.Second); err != nil {
-			return err
+			return memoryReading{}, err
 		}
-		mem, err := mgr.memoryAfterGC(ctx)
+		mem, err := p.memoryAfterGC(ctx)
 		if err != nil {
-			return err
+			return memoryReading{}, err
 		}
-		idle = append(idle, mem)
+		readings = append(readings, mem)
 	}
-	m.r.IdleHeapInuse = minOf(pick(idle, func(r memoryReading) float64 { return r.heapInuse }))
-	m.r.IdleHeapAlloc = minOf(pick(idle, func(r memoryReading) float64 { return r.heapAlloc }))
-	return nil
+	return summarize(readings), nil
+}
+
+// summarize returns the smallest heap figures of readings (each taken right
+// after a collection: the smallest is the least disturbed by work in flight)
+// and their median RSS.
+func summarize(readings []memoryReading) memoryReading {
+	return memoryReading{
+		heapInuse: minOf(pick(readings, func(r memoryReading) float64 { return r.heapInuse })),
+		heapAlloc: minOf(pick(readings, func(r memoryReading) float64 { return r.heapAlloc })),
+		rss:       median(pick(readings, func(r memoryReading) float64 { return r.rss })),
+	}
 }
 
 // create creates the login Secrets and the credentials while the manager runs
@@ -103,6 +127,10 @@ func (m *sizeRun) create(ctx context.Context) error {
 		return err
 	}
 	cpuBefore, err := mgr.cpuSeconds()
+	if err != nil {
+		return err
+	}
+	before, err := mgr.scrape(ctx)
 	if err != nil {
 		return err
 	}
@@ -142,10 +170,12 @@ func (m *sizeRun) create(ctx context.Context) error {
 	if err := sleep(ctx, b.o.settle); err != nil {
 		return err
 	}
-	writes, calls, err := b.closeWindow(ctx, win)
+	w, err := b.scrapeAndClose(ctx, win, mgr)
 	if err != nil {
 		return err
 	}
+	writes, calls := w.writes, w.calls
+	m.r.Reconciles = int(reconciles(w.metrics) - reconciles(before))
 	m.r.LoginsMade, m.r.TooMany = calls.logins, calls.tooMany
 	// The benchmark's own writes in the window are the POSTs of the login
 	// Secrets and of the credentials; the rest are the operator's.
@@ -153,7 +183,8 @@ func (m *sizeRun) create(ctx context.Context) error {
 		writes.count(resourceCredentials, anySubresource) - m.n
 	m.r.WritesDetail = fmt.Sprintf("Secrets %s; credentials %s", writes.describe(resourceSecrets),
 		writes.describe(resourceCredentials))
-	b.out.printf("  %d logins, %.2f writes per credential", calls.logins, m.r.WritesPerCR())
+	b.out.printf("  %d logins, %.2f writes and %.2f reconciles per credential", calls.logins, m.r.WritesPerCR(),
+		float64(m.r.Reconciles)/float64(m.n))
 	return nil
 }
 
@@ -196,10 +227,8 @@ func (m *sizeRun) quiet(ctx context.Context) error {
 	m.r.QuietSeconds = time.Since(start).Seconds()
 	m.r.QuietCalls, m.r.QuietWrites = w.calls.total, w.secretWrites+w.crWrites
 	m.r.QuietReconcls = int(reconciles(w.metrics) - reconciles(before))
-	m.r.HeapInuse = minOf(pick(readings, func(r memoryReading) float64 { return r.heapInuse }))
-	m.r.HeapAlloc = minOf(pick(readings, func(r memoryReading) float64 { return r.heapAlloc }))
-	m.r.RSS = median(pick(readings, func(r memoryReading) float64 { return r.rss }))
-	m.r.MemoryReads = len(readings)
+	settled := summarize(readings)
+	m.r.HeapInuse, m.r.HeapAlloc, m.r.RSS, m.r.MemoryReads = settled.heapInuse, settled.heapAlloc, settled.rss, len(readings)
 	b.out.printf("  quiet %s: %d calls, %d writes; heap in use %s, live %s, RSS %s", seconds(time.Since(start)),
 		m.r.QuietCalls, m.r.QuietWrites, mib(m.r.HeapInuse), mib(m.r.HeapAlloc), mib(m.r.RSS))
 	return mgr.saveHeapProfile(ctx, filepath.Join(b.dir, "heap.pprof"))
@@ -244,8 +273,14 @@ func (m *sizeRun) restart(ctx context.Context) error {
 	m.r.RestartRecs = int(reconciles(w.metrics))
 	m.r.RestartLogins, m.r.RestartCalls = w.calls.logins, w.calls.total
 	m.r.RestartWrites = w.secretWrites + w.crWrites
-	b.out.printf("  restart: every credential reconciled once %s after the start; %d logins, %d writes",
-		seconds(time.Duration(m.r.RestartSeconds*float64(time.Second))), m.r.RestartLogins, m.r.RestartWrites)
+	after, err := mgr.fewMemoryReadings(ctx)
+	if err != nil {
+		return err
+	}
+	m.r.RestartHeapInuse, m.r.RestartHeapAlloc, m.r.RestartRSS = after.heapInuse, after.heapAlloc, after.rss
+	b.out.printf("  restart: every credential reconciled once %s after the start; %d logins, %d writes; "+
+		"heap in use %s, live %s, RSS %s", seconds(time.Duration(m.r.RestartSeconds*float64(time.Second))),
+		m.r.RestartLogins, m.r.RestartWrites, mib(after.heapInuse), mib(after.heapAlloc), mib(after.rss))
 	return nil
 }
 
