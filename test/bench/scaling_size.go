@@ -26,8 +26,11 @@ type sizeResult struct {
 	LoginsMade int     `json:"loginsMade"`
 	TooMany    int     `json:"tooManyRequests"`
 	// Reconciles is how many reconciles the manager ran to get there.
-	Reconciles   int    `json:"reconciles"`
-	Writes       int    `json:"writes"`
+	Reconciles int `json:"reconciles"`
+	Writes     int `json:"writes"`
+	// Events are the events the operator recorded (API-server writes too, of
+	// another resource: not in Writes).
+	Events       int    `json:"events"`
 	WritesDetail string `json:"writesDetail"`
 	ReadyError   string `json:"readyError,omitempty"`
 
@@ -176,6 +179,7 @@ func (m *sizeRun) create(ctx context.Context) error {
 	}
 	writes, calls := w.writes, w.calls
 	m.r.Reconciles = int(reconciles(w.metrics) - reconciles(before))
+	m.r.Events = writes.count(resourceEvents, anySubresource)
 	m.r.LoginsMade, m.r.TooMany = calls.logins, calls.tooMany
 	// The benchmark's own writes in the window are the POSTs of the login
 	// Secrets and of the credentials; the rest are the operator's.
