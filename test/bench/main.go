@@ -93,7 +93,8 @@ func parseFlags() options {
 		"Scaling run: how often the manager's memory is read in the quiet window (each reading forces a GC).")
 	flag.DurationVar(&o.scaling.restartTimeout, "scaling-restart-timeout", 5*time.Minute,
 		"Scaling run: how long the wait for every credential to be reconciled once after the restart may take.")
-	flag.StringVar(&o.scaling.jsonPath, "scaling-json", "out/scaling.json", "Scaling run: where the results are written as JSON (empty: not written).")
+	flag.StringVar(&o.scaling.jsonPath, "scaling-json", "out/scaling.json",
+		"Scaling run: where the results are written as JSON (empty: not written).")
 	flag.StringVar(&o.scaling.plotPath, "scaling-plot", "out/scaling.svg",
 		"Scaling run: where the cost curve is drawn as SVG, with two sizes or more (empty: not drawn).")
 	flag.Parse()

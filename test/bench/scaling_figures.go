@@ -36,6 +36,12 @@ type figure struct {
 	slopePasses func(slope float64) bool
 }
 
+// Units of the slopes.
+const (
+	kib = "KiB"
+	ms  = "ms"
+)
+
 func always(f func(r sizeResult) float64) func(r sizeResult) (float64, bool) {
 	return func(r sizeResult) (float64, bool) { return f(r), true }
 }
@@ -54,45 +60,45 @@ func showRatio(v float64) string   { return fmt.Sprintf("%.2f", v) }
 var scalingFigures = []figure{
 	{
 		name: "time from the last create to all Ready", value: readySeconds,
-		show: showSeconds, slopeUnit: "ms", slopeScale: 1000,
+		show: showSeconds, slopeUnit: ms, slopeScale: 1000,
 		target: fmt.Sprintf("<= %d s", maxReadySeconds),
 		passes: func(r sizeResult) bool { return r.ReadyError == "" && r.ReadySeconds <= maxReadySeconds },
 	},
 	{
 		name: "time to create them (the benchmark's client)", value: always(func(r sizeResult) float64 { return r.CreateSeconds }),
-		show: showSeconds, slopeUnit: "ms", slopeScale: 1000,
+		show: showSeconds, slopeUnit: ms, slopeScale: 1000,
 	},
 	{
 		name: "manager CPU, first create to all Ready", value: cpuSeconds,
-		show: showSeconds, slopeUnit: "ms", slopeScale: 1000,
+		show: showSeconds, slopeUnit: ms, slopeScale: 1000,
 	},
 	{
 		name: "heap in use after the creates, settled (after a GC)", value: always(func(r sizeResult) float64 { return r.HeapInuse }),
-		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+		show: showMiB, slopeUnit: kib, slopeScale: 1.0 / 1024,
 		target:      fmt.Sprintf("slope <= %d KiB", maxHeapSlopeKiB),
 		slopePasses: func(slope float64) bool { return slope/1024 <= maxHeapSlopeKiB },
 	},
 	{
 		name: "live heap after the creates, settled (after a GC)", value: always(func(r sizeResult) float64 { return r.HeapAlloc }),
-		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+		show: showMiB, slopeUnit: kib, slopeScale: 1.0 / 1024,
 	},
 	{
 		name: "RSS after the creates, settled (median)", value: always(func(r sizeResult) float64 { return r.RSS }),
-		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+		show: showMiB, slopeUnit: kib, slopeScale: 1.0 / 1024,
 	},
 	{
 		name: "heap in use after the restart (after a GC)", value: always(func(r sizeResult) float64 { return r.RestartHeapInuse }),
-		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+		show: showMiB, slopeUnit: kib, slopeScale: 1.0 / 1024,
 		target:      fmt.Sprintf("slope <= %d KiB", maxHeapSlopeKiB),
 		slopePasses: func(slope float64) bool { return slope/1024 <= maxHeapSlopeKiB },
 	},
 	{
 		name: "live heap after the restart (after a GC)", value: always(func(r sizeResult) float64 { return r.RestartHeapAlloc }),
-		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+		show: showMiB, slopeUnit: kib, slopeScale: 1.0 / 1024,
 	},
 	{
 		name: "RSS after the restart (median)", value: always(func(r sizeResult) float64 { return r.RestartRSS }),
-		show: showMiB, slopeUnit: "KiB", slopeScale: 1.0 / 1024,
+		show: showMiB, slopeUnit: kib, slopeScale: 1.0 / 1024,
 	},
 	{
 		name: "API-server writes per credential (the operator's)", value: always(sizeResult.WritesPerCR),
@@ -136,7 +142,7 @@ var scalingFigures = []figure{
 	},
 	{
 		name: "restart: start to every credential reconciled once", value: restartSeconds,
-		show: showSeconds, slopeUnit: "ms", slopeScale: 1000,
+		show: showSeconds, slopeUnit: ms, slopeScale: 1000,
 		target: fmt.Sprintf("<= %d s", maxRestartSeconds),
 		passes: func(r sizeResult) bool { return r.RestartError == "" && r.RestartSeconds <= maxRestartSeconds },
 	},

@@ -115,7 +115,8 @@ func (r *scalingReport) print(w io.Writer) {
 		r.StartedAt.Format(time.RFC3339), r.Commit, r.Machine.CPUs, r.Machine.Memory, r.Machine.Go, r.Machine.Kernel,
 		r.Machine.KubeAPIServer)
 	_, _ = fmt.Fprintf(bw, "$ %s\n\n", r.Command)
-	header := []string{"figure"}
+	header := make([]string, 0, len(r.Sizes)+4)
+	header = append(header, "figure")
 	for _, s := range r.Sizes {
 		header = append(header, fmt.Sprintf("%d CRs", s.CRs))
 	}
@@ -124,7 +125,8 @@ func (r *scalingReport) print(w io.Writer) {
 		slopeHeader = fmt.Sprintf("per CR, %d to %d", r.Sizes[n-2].CRs, r.Sizes[n-1].CRs)
 	}
 	header = append(header, slopeHeader, "target", "result")
-	lines := [][]string{header}
+	lines := make([][]string, 0, len(r.Figures)+1)
+	lines = append(lines, header)
 	for _, row := range r.Figures {
 		result := ""
 		if row.Pass != nil {
