@@ -3,13 +3,16 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
@@ -32,10 +35,11 @@ var scalingPanels = []panel{
 		{"last create to all Ready", readySeconds},
 		{"restart to all reconciled once", restartSeconds},
 	}},
-	{title: "Manager memory, settled", yLabel: "MiB", scale: 1 << 20, series: []series{
+	{title: "Manager memory, settled after the creates", yLabel: "MiB", scale: 1 << 20, series: []series{
 		{"RSS", always(func(r sizeResult) float64 { return r.RSS })},
 		{"heap in use", always(func(r sizeResult) float64 { return r.HeapInuse })},
 		{"live heap", always(func(r sizeResult) float64 { return r.HeapAlloc })},
+		{"heap in use after a restart", always(func(r sizeResult) float64 { return r.RestartHeapInuse })},
 	}},
 	{title: "Manager CPU to reach Ready", yLabel: "CPU seconds", scale: 1, series: []series{
 		{"first create to all Ready", cpuSeconds},
@@ -49,10 +53,12 @@ var palette = []color.Color{
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
 }
 
 // writePlot draws the cost curve, one panel per kind of cost against the
-// number of credentials (a logarithmic axis), as an SVG at path.
+// number of credentials (a logarithmic axis), at path: a PNG if its name ends
+// in .png, else an SVG.
 func writePlot(path string, sizes []sizeResult) error {
 	const cols, rows = 2, 2
 	plots := make([][]*plot.Plot, rows)
@@ -63,7 +69,17 @@ func writePlot(path string, sizes []sizeResult) error {
 		}
 		plots[i/cols] = append(plots[i/cols], pl)
 	}
-	canvas := vgsvg.New(22*vg.Centimeter, 16*vg.Centimeter)
+	const width, height = 22 * vg.Centimeter, 16 * vg.Centimeter
+	var canvas interface {
+		vg.CanvasSizer
+		io.WriterTo
+	}
+	if strings.HasSuffix(path, ".png") {
+		c := vgimg.New(width, height)
+		canvas = vgimg.PngCanvas{Canvas: c}
+	} else {
+		canvas = vgsvg.New(width, height)
+	}
 	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Centimeter, PadY: vg.Centimeter,
 		PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3}
 	dc := draw.New(canvas)

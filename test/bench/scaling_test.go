@@ -178,13 +178,19 @@ func TestParseCPUSecondsAndMemStats(t *testing.T) {
 func TestWritePlot(t *testing.T) {
 	a, b := withinBudget(), withinBudget()
 	b.CRs, b.ReadySeconds, b.HeapInuse, b.RSS = 1000, 10, 30<<20, 80<<20
-	path := filepath.Join(t.TempDir(), "scaling.svg")
-	if err := writePlot(path, []sizeResult{a, b}); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	svg, png := filepath.Join(dir, "scaling.svg"), filepath.Join(dir, "scaling.png")
+	for _, path := range []string{svg, png} {
+		if err := writePlot(path, []sizeResult{a, b}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(svg)
 	if err != nil || !bytes.Contains(data, []byte("<svg")) || !bytes.Contains(data, []byte("heap in use")) {
 		t.Errorf("not an SVG of the curve (%v): %.200s", err, data)
+	}
+	if data, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(data, []byte("\x89PNG")) {
+		t.Errorf("not a PNG (%v)", err)
 	}
 }
 
