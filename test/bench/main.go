@@ -95,6 +95,8 @@ func parseFlags() options {
 		"Scaling run: how long the wait for every credential to be reconciled once after the restart may take.")
 	flag.StringVar(&o.scaling.jsonPath, "scaling-json", "out/scaling.json",
 		"Scaling run: where the results are written as JSON (empty: not written).")
+	flag.StringVar(&o.scaling.from, "scaling-from", "",
+		"Scaling run: print and draw the results of an earlier run from its JSON instead of running.")
 	flag.StringVar(&o.scaling.plotPath, "scaling-plot", "out/scaling.svg",
 		"Scaling run: where the cost curve is drawn as SVG, with two sizes or more (empty: not drawn).")
 	flag.Parse()
@@ -123,7 +125,7 @@ func main() {
 	}
 	// The benchmark talks on stdout; library logs would only clutter it.
 	harness.QuietLibraryLogs()
-	if len(o.scaling.sizes) > 0 {
+	if len(o.scaling.sizes) > 0 || o.scaling.from != "" {
 		os.Exit(mainScaling(o))
 	}
 	ctx, stop := harness.InterruptContext()

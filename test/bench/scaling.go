@@ -33,6 +33,9 @@ type scalingOptions struct {
 	restartTimeout time.Duration
 	jsonPath       string
 	plotPath       string
+	// from, if set, is the JSON of an earlier run to print and draw again
+	// instead of running.
+	from string
 }
 
 // sizeList is a comma-separated list of positive sizes, as a flag.
@@ -126,8 +129,15 @@ func mainScaling(o options) int {
 	ctx, stop := harness.InterruptContext()
 	defer stop()
 	rep := newScalingReport(o, strings.Join(os.Args, " "), resolve(o.root, "."))
-	err := runScaling(ctx, o, rep, console{w: os.Stdout})
-	if err != nil {
+	var err error
+	if o.scaling.from != "" {
+		rep, err = readScalingReport(resolve(o.root, o.scaling.from))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 2
+		}
+		o.scaling.jsonPath = ""
+	} else if err = runScaling(ctx, o, rep, console{w: os.Stdout}); err != nil {
 		rep.Error = err.Error()
 	}
 	rep.evaluate()

@@ -172,3 +172,16 @@ func (r *scalingReport) writeJSON(path string) error {
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
+
+// readScalingReport reads the JSON a scaling run wrote.
+func readScalingReport(path string) (*scalingReport, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	rep := &scalingReport{}
+	if err := json.Unmarshal(data, rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rep, nil
+}
