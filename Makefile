@@ -143,12 +143,17 @@ demo: envtest ## Run the operator with a local control plane, the VoIPBIN stand-
 # BENCH_ARGS are the benchmark's flags (go run ./test/bench --help lists them). A quick run:
 #   make bench BENCH_ARGS="--crs 100 --shared-crs 100 --unrelated-secrets 1000 --quiet 10s --restart-window 10s --mem-window 10s"
 BENCH_ARGS ?=
+# SCALING, if set, runs the scaling run instead of the scenarios: the cost curve at
+# these numbers of credentials, 100 per login (docs/benchmarks.md, "Scaling"):
+#   make bench SCALING=100,1000,10000
+# It prints the table and writes out/scaling.json and out/scaling.svg.
+SCALING ?=
 
 .PHONY: bench
-bench: envtest ## Run the scale benchmark (envtest, the rate-limited VoIPBIN stand-in, bin/manager); prints the table, writes out/bench.json.
+bench: envtest ## Run the scale benchmark (envtest, the rate-limited VoIPBIN stand-in, bin/manager); prints the table, writes out/bench.json. SCALING=100,1000,10000: the scaling run instead.
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager .
 	go build -o "$(LOCALBIN)/voipbin-bench" ./test/bench
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-bench" $(BENCH_ARGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" exec "$(LOCALBIN)/voipbin-bench" $(if $(SCALING),--scaling $(SCALING)) $(BENCH_ARGS)
 
 ##@ Reliability
 

@@ -46,6 +46,7 @@ func main() {
 	var (
 		metricsAddr          string
 		probeAddr            string
+		pprofAddr            string
 		secureMetrics        bool
 		enableLeaderElection bool
 		leaderElectionNS     string
@@ -65,6 +66,9 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0",
+		"The address Go's pprof endpoints (/debug/pprof/) bind to, for profiling; 0 disables them. Unauthenticated: "+
+			"bind it to loopback (127.0.0.1:6060) and reach it with kubectl port-forward.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election, so that only one manager is active at a time.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
@@ -142,6 +146,7 @@ func main() {
 		Client:                        controller.ClientOptions(),
 		Metrics:                       metricsOptions,
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                enableLeaderElection,
 		LeaderElectionID:              "voipbin-credential-operator.credentials.voipbin.net",
 		LeaderElectionNamespace:       leaderElectionNS,

@@ -42,6 +42,8 @@ type bench struct {
 
 	root, managerBin, dir string
 	kubeconfig, logPath   string
+	// credentialNamespaces hold the VoipbinCredentials the tracker follows.
+	credentialNamespaces []string
 
 	api       *voipbintest.Server
 	apiURL    string
@@ -70,6 +72,8 @@ func newBench(o options, rep *report, out console) (*bench, error) {
 		root:       root,
 		managerBin: resolve(root, o.manager),
 		dir:        resolve(root, o.dir),
+
+		credentialNamespaces: []string{nsDistinct, nsShared},
 	}
 	if _, err := os.Stat(b.managerBin); err != nil {
 		return nil, fmt.Errorf("no manager binary (make bench builds it): %w", err)
@@ -119,7 +123,7 @@ func (b *bench) start(ctx context.Context) error {
 	}
 	b.log = log
 
-	namespaces := []string{nsDistinct, nsShared}
+	namespaces := b.credentialNamespaces
 	for i := range b.o.unrelatedNamespaces {
 		namespaces = append(namespaces, fmt.Sprintf("%s%d", nsUnrelatedPrefix, i))
 	}
@@ -131,7 +135,7 @@ func (b *bench) start(ctx context.Context) error {
 
 	trackCtx, cancel := context.WithCancel(context.Background())
 	b.stopTrack = cancel
-	b.tracker, err = startReadyTracker(trackCtx, ctx, b.cp.Config, b.c.Scheme(), []string{nsDistinct, nsShared})
+	b.tracker, err = startReadyTracker(trackCtx, ctx, b.cp.Config, b.c.Scheme(), b.credentialNamespaces)
 	return err
 }
 

@@ -7,6 +7,7 @@
 //
 //	make bench
 //	make bench BENCH_ARGS="--crs 100 --shared-crs 100 --unrelated-secrets 1000 --quiet 10s --restart-window 10s --mem-window 10s"
+//	make bench SCALING=100,1000,10000   # the scaling run (--scaling) instead
 //
 // Exit status: 0 when every target is met, 1 when one is missed, 2 when the
 // benchmark could not run to the end (the table then shows what it measured).
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -41,6 +43,8 @@ type options struct {
 	settle, quiet, restartWindow time.Duration
 	memWindow, memInterval       time.Duration
 	readyTimeout                 time.Duration
+
+	scaling scalingOptions
 }
 
 // defaultMaxConcurrent is the manager's --max-concurrent-reconciles in the
@@ -80,6 +84,21 @@ func parseFlags() options {
 	flag.DurationVar(&o.memWindow, "mem-window", 30*time.Second, "Scenario 5: how long the manager's memory is sampled.")
 	flag.DurationVar(&o.memInterval, "mem-interval", time.Second, "Scenario 5: how often the manager's memory is sampled.")
 	flag.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Minute, "How long any wait for Ready (or a settled manager) may take.")
+	flag.Var(&o.scaling.sizes, "scaling",
+		"Run the scaling run instead of the scenarios: comma-separated numbers of credentials (e.g. 100,1000,10000), "+
+			"each on a fresh control plane and manager. --quiet, --settle, --login-qps, --login-burst, "+
+			"--max-concurrent-reconciles and --workers apply to it too.")
+	flag.IntVar(&o.scaling.perLogin, "scaling-crs-per-login", 100, "Scaling run: credentials sharing one login.")
+	flag.DurationVar(&o.scaling.memInterval, "scaling-mem-interval", 5*time.Second,
+		"Scaling run: how often the manager's memory is read in the quiet window (each reading forces a GC).")
+	flag.DurationVar(&o.scaling.restartTimeout, "scaling-restart-timeout", 5*time.Minute,
+		"Scaling run: how long the wait for every credential to be reconciled once after the restart may take.")
+	flag.StringVar(&o.scaling.jsonPath, "scaling-json", "out/scaling.json",
+		"Scaling run: where the results are written as JSON (empty: not written).")
+	flag.StringVar(&o.scaling.from, "scaling-from", "",
+		"Scaling run: print and draw the results of an earlier run from its JSON instead of running.")
+	flag.StringVar(&o.scaling.plotPath, "scaling-plot", "out/scaling.svg",
+		"Scaling run: where the cost curve is drawn as SVG, with two sizes or more (empty: not drawn).")
 	flag.Parse()
 	return o
 }
@@ -95,7 +114,7 @@ func (o options) validate() error {
 	case o.memInterval <= 0 || o.memWindow < o.memInterval:
 		return errors.New("--mem-interval must be positive and --mem-window at least one interval")
 	}
-	return nil
+	return o.scaling.validate()
 }
 
 func main() {
@@ -106,6 +125,9 @@ func main() {
 	}
 	// The benchmark talks on stdout; library logs would only clutter it.
 	harness.QuietLibraryLogs()
+	if len(o.scaling.sizes) > 0 || o.scaling.from != "" {
+		os.Exit(mainScaling(o))
+	}
 	ctx, stop := harness.InterruptContext()
 	rep := newReport(o, strings.Join(os.Args, " "))
 	err := run(ctx, o, rep, console{w: os.Stdout})
@@ -175,7 +197,7 @@ func interrupted(ctx context.Context, err error) error {
 
 // console writes progress lines for the user. A failed write (a closed
 // terminal) is no reason to stop, let alone to skip the cleanup.
-type console struct{ w *os.File }
+type console struct{ w io.Writer }
 
 func (c console) printf(format string, args ...any) {
 	_, _ = fmt.Fprintf(c.w, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)

@@ -19,6 +19,8 @@ import (
 type managerProcess struct {
 	m          *harness.Manager
 	metricsURL string
+	// pprofURL is the manager's /debug/pprof/ (--pprof-bind-address).
+	pprofURL string
 	// startedAt is when the process was started: the benchmark's times count
 	// the manager's own start-up.
 	startedAt time.Time
@@ -43,6 +45,10 @@ func (b *bench) startManager(ctx context.Context) (*managerProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	pprofAddr, err := harness.FreeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
 	b.starts++
 	_, _ = fmt.Fprintf(b.log, "\n=== bench: manager start #%d at %s ===\n", b.starts, time.Now().Format(time.RFC3339Nano))
 	mgr, err := harness.StartManager(harness.ManagerOptions{
@@ -54,6 +60,7 @@ func (b *bench) startManager(ctx context.Context) (*managerProcess, error) {
 			"--max-concurrent-reconciles=" + strconv.Itoa(b.o.maxConcurrent),
 			"--metrics-bind-address=" + metricsAddr,
 			"--metrics-secure=false",
+			"--pprof-bind-address=" + pprofAddr,
 			// The manager as it runs in production, at its default verbosity, not
 			// the harness's highest: logging every step would be measured too.
 			"--zap-log-level=info",
@@ -65,8 +72,8 @@ func (b *bench) startManager(ctx context.Context) (*managerProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &managerProcess{m: mgr, metricsURL: "http://" + metricsAddr + "/metrics", startedAt: mgr.Started(),
-		http: &http.Client{Timeout: scrapeTimeout}}
+	p := &managerProcess{m: mgr, startedAt: mgr.Started(), http: &http.Client{Timeout: scrapeTimeout},
+		metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof/"}
 	b.mgr = p
 	if err := p.waitMetrics(ctx); err != nil {
 		return nil, err

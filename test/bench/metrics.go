@@ -144,7 +144,9 @@ func (m metricSet) value(name string) (float64, bool) {
 const (
 	resourceSecrets     = "secrets"
 	resourceCredentials = "voipbincredentials"
-	subresourceStatus   = "status"
+	// resourceEvents are the events the operator records (events.k8s.io).
+	resourceEvents    = "events"
+	subresourceStatus = "status"
 	// anySubresource matches every subresource, the main resource included.
 	anySubresource = "*"
 )
@@ -186,7 +188,8 @@ func writesOf(m metricSet) writeCounts {
 	w := writeCounts{}
 	for _, s := range m["apiserver_request_total"] {
 		res := s.labels["resource"]
-		if (res != resourceSecrets && res != resourceCredentials) || !slices.Contains(writeVerbs, s.labels["verb"]) {
+		if (res != resourceSecrets && res != resourceCredentials && res != resourceEvents) ||
+			!slices.Contains(writeVerbs, s.labels["verb"]) {
 			continue
 		}
 		w[writeKey{res, s.labels["subresource"], s.labels["verb"]}] += s.value

@@ -30,7 +30,7 @@ var _ = Describe("The manager binary", func() {
 		out, _ := exec.Command(managerBin, "--help").CombinedOutput()
 		var missing []string
 		for _, flag := range []string{
-			"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address", "-leader-elect",
+			"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address", "-pprof-bind-address", "-leader-elect",
 			"-leader-election-namespace",
 			"-enable-http2", "-kubeconfig", "-zap-log-level",
 			"-allowed-api-urls", "-watch-namespaces", "-max-concurrent-reconciles", "-api-timeout",
