@@ -18,17 +18,7 @@ var _ = Describe("rolloutRestartTargets validation", func() {
 	// As in "CEL and schema rules": an invalid spec refused with the rule's
 	// message, and a valid one next to it accepted.
 	DescribeTable("rules",
-		func(invalid, valid func(*v1alpha1.VoipbinCredentialSpec), message string) {
-			bad := newCredential()
-			invalid(&bad.Spec)
-			err := k8sClient.Create(ctx, bad)
-			Expect(err).To(HaveOccurred(), "the API server accepted an invalid spec")
-			Expect(err.Error()).To(ContainSubstring(message))
-
-			good := newCredential()
-			valid(&good.Spec)
-			Expect(k8sClient.Create(ctx, good)).To(Succeed())
-		},
+		expectRule,
 		Entry("kind is Deployment, StatefulSet or DaemonSet",
 			func(s *v1alpha1.VoipbinCredentialSpec) {
 				s.RolloutRestartTargets = []v1alpha1.RolloutRestartTarget{target("CronJob", "api")}

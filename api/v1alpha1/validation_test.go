@@ -38,22 +38,27 @@ func withIssue(s *v1alpha1.VoipbinCredentialSpec) {
 	s.AccessKey = &v1alpha1.AccessKeySpec{Issue: &v1alpha1.AccessKeyIssueSpec{}}
 }
 
+// expectRule is the body of a rule table: the API server refuses invalid with
+// the rule's message and accepts valid, so that a rule refusing everything
+// fails too.
+func expectRule(invalid, valid func(*v1alpha1.VoipbinCredentialSpec), message string) {
+	bad := newCredential()
+	invalid(&bad.Spec)
+	err := k8sClient.Create(ctx, bad)
+	Expect(err).To(HaveOccurred(), "the API server accepted an invalid spec")
+	Expect(err.Error()).To(ContainSubstring(message))
+
+	good := newCredential()
+	valid(&good.Spec)
+	Expect(k8sClient.Create(ctx, good)).To(Succeed())
+}
+
 var _ = Describe("VoipbinCredential validation", func() {
 	// Each entry is a rule: an invalid spec the API server must refuse with the rule's
 	// message, and a valid spec next to it that it must accept, so that a rule that
 	// refuses everything fails too.
 	DescribeTable("CEL and schema rules",
-		func(invalid, valid func(*v1alpha1.VoipbinCredentialSpec), message string) {
-			bad := newCredential()
-			invalid(&bad.Spec)
-			err := k8sClient.Create(ctx, bad)
-			Expect(err).To(HaveOccurred(), "the API server accepted an invalid spec")
-			Expect(err.Error()).To(ContainSubstring(message))
-
-			good := newCredential()
-			valid(&good.Spec)
-			Expect(k8sClient.Create(ctx, good)).To(Succeed())
-		},
+		expectRule,
 		Entry("at least one of login and accessKey",
 			func(s *v1alpha1.VoipbinCredentialSpec) { s.Login = nil },
 			func(s *v1alpha1.VoipbinCredentialSpec) { s.Login = nil; withAccessKey(s, "key") },
