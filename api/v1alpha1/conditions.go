@@ -156,6 +156,23 @@ const (
 	// created the stored accesskey: a Secret retained by a deleted
 	// VoipbinCredential does not hand its key to a new one of the same name.
 	AnnotationAccessKeyIssuedFor = "credentials.voipbin.net/accesskey-issued-for"
+	// AnnotationDefaultKeys is "omitted" on a managed Secret written without its
+	// built-in keys (secretTemplate.omitDefaultKeys). The facts a decision needs
+	// then sit in the annotations below: the API URL, the token's expiry, and a
+	// SHA-256 fingerprint of each credential (never the credential), plus
+	// AnnotationRenderedHash over the templates and what they rendered.
+	AnnotationDefaultKeys          = "credentials.voipbin.net/default-keys"
+	AnnotationAPIURL               = "credentials.voipbin.net/api-url"
+	AnnotationTokenExpiresAt       = "credentials.voipbin.net/token-expires-at"
+	AnnotationTokenFingerprint     = "credentials.voipbin.net/token-sha256"
+	AnnotationAccessKeyFingerprint = "credentials.voipbin.net/accesskey-sha256"
+	// AnnotationTokenAccount is a fingerprint of the username the token was
+	// issued to, so that a Secret in omitted form retained by a deleted
+	// VoipbinCredential does not hand one account's token to another.
+	AnnotationTokenAccount = "credentials.voipbin.net/token-account-sha256"
+	AnnotationRenderedHash = "credentials.voipbin.net/rendered-hash"
+	// DefaultKeysOmitted is the value of AnnotationDefaultKeys.
+	DefaultKeysOmitted = "omitted"
 
 	// SecretKeyToken is the JWT from the last successful login.
 	SecretKeyToken = "token"

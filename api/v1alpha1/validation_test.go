@@ -227,6 +227,24 @@ var _ = Describe("VoipbinCredential validation", func() {
 				s.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{"big": strings.Repeat("x", 4096)}}
 			},
 			"secretTemplate.data templates are at most 4096 characters"),
+		Entry("secretTemplate.omitDefaultKeys needs data",
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{OmitDefaultKeys: true, Labels: map[string]string{"team": "a"}}
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				s.SecretTemplate = &v1alpha1.SecretTemplate{OmitDefaultKeys: true, Data: map[string]string{"VOIPBIN_TOKEN": "{{ .Token }}"}}
+			},
+			"secretTemplate.omitDefaultKeys needs secretTemplate.data"),
+		Entry("secretTemplate.omitDefaultKeys is not for issued accesskeys",
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withIssue(s)
+				s.SecretTemplate = &v1alpha1.SecretTemplate{OmitDefaultKeys: true, Data: map[string]string{"KEY": "{{ .AccessKey }}"}}
+			},
+			func(s *v1alpha1.VoipbinCredentialSpec) {
+				withAccessKey(s, "key")
+				s.SecretTemplate = &v1alpha1.SecretTemplate{OmitDefaultKeys: true, Data: map[string]string{"KEY": "{{ .AccessKey }}"}}
+			},
+			"secretTemplate.omitDefaultKeys cannot be used with accessKey.issue"),
 		Entry("deletionPolicy is Delete or Retain",
 			func(s *v1alpha1.VoipbinCredentialSpec) { s.DeletionPolicy = "Keep" },
 			func(s *v1alpha1.VoipbinCredentialSpec) { s.DeletionPolicy = v1alpha1.DeletionPolicyRetain },

@@ -28,6 +28,7 @@ const DefaultAPIURL = "https://api.voipbin.net"
 // +kubebuilder:validation:XValidation:rule="!has(self.accessKey) || !has(self.accessKey.issue) || has(self.login)",message="accessKey.issue needs login: the login token is what creates the accesskeys"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.caSecretRef) || self.tls.caSecretRef.name != self.secretName",message="secretName must differ from tls.caSecretRef.name: the managed Secret cannot be its own input"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.apiURL.startsWith('https://')",message="tls is only allowed with an https:// apiURL"
+// +kubebuilder:validation:XValidation:rule="!has(self.secretTemplate) || !has(self.secretTemplate.omitDefaultKeys) || !self.secretTemplate.omitDefaultKeys || !has(self.accessKey) || !has(self.accessKey.issue)",message="secretTemplate.omitDefaultKeys cannot be used with accessKey.issue: a created accesskey exists only in the managed Secret's accesskey key"
 // +kubebuilder:validation:XValidation:rule="(has(self.secretTemplate) && has(self.secretTemplate.type) ? self.secretTemplate.type : 'Opaque') == (has(oldSelf.secretTemplate) && has(oldSelf.secretTemplate.type) ? oldSelf.secretTemplate.type : 'Opaque')",message="secretTemplate.type is immutable: a Secret's type cannot change"
 type VoipbinCredentialSpec struct {
 	// apiURL is the base URL of the VoIPBIN API. The operator sends credentials only to
@@ -238,6 +239,7 @@ type CASecretRef struct {
 }
 
 // SecretTemplate shapes the managed Secret: labels, annotations, type and templated keys.
+// +kubebuilder:validation:XValidation:rule="!has(self.omitDefaultKeys) || !self.omitDefaultKeys || (has(self.data) && size(self.data) > 0)",message="secretTemplate.omitDefaultKeys needs secretTemplate.data: the Secret would be empty"
 type SecretTemplate struct {
 	// labels are added to the managed Secret. The operator's own labels
 	// (app.kubernetes.io/managed-by and anything under credentials.voipbin.net/)
@@ -281,6 +283,18 @@ type SecretTemplate struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['token', 'expiresAt', 'accesskey', 'apiURL']))",message="secretTemplate.data cannot set the built-in keys token, expiresAt, accesskey, apiURL"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 4096)",message="secretTemplate.data templates are at most 4096 characters"
 	Data map[string]string `json:"data,omitempty"`
+
+	// omitDefaultKeys leaves the built-in keys (token, expiresAt, accesskey,
+	// apiURL) out of the managed Secret: it holds only the keys of data. The
+	// operator then keeps what it needs to decide as annotations on the Secret:
+	// the token's expiry, the API URL and a SHA-256 fingerprint of each
+	// credential, never a credential itself. Since it cannot read back a token it
+	// did not store, a change of data (or a hand edit of a rendered key) is
+	// rendered from a fresh login, and so is a new accesskey; a restart or a
+	// periodic validation costs nothing more than without it. Needs data; not
+	// with accessKey.issue (a created key exists nowhere but in the Secret).
+	// +optional
+	OmitDefaultKeys bool `json:"omitDefaultKeys,omitempty"`
 }
 
 // TLSSpec configures how the API's certificate is verified.

@@ -39,7 +39,7 @@ func (d *decision) storedKey() storedKey {
 	}
 	s, in, st := d.o.Secret, d.o.Inputs, d.vbc.Status.AccessKey
 	if s == nil || in.AccessKey == nil || st == nil || !belongsTo(s, d.vbc) || !intactPart(s, d.vbc, partAccessKey) ||
-		string(s.Data[v1alpha1.SecretKeyAccessKey]) != in.AccessKey.Key ||
+		!sameValue(s.Data[v1alpha1.SecretKeyAccessKey], in.AccessKey.Key) ||
 		string(s.Data[v1alpha1.SecretKeyAPIURL]) != in.Endpoint.URL {
 		return storedKey{}
 	}
@@ -178,7 +178,7 @@ func (d *decision) absorbKey() {
 		return
 	}
 	h, s := d.mem.Key, d.o.Secret
-	if d.vbc.Spec.AccessKey == nil || h == nil || s == nil || string(s.Data[v1alpha1.SecretKeyAccessKey]) != h.Key ||
+	if d.vbc.Spec.AccessKey == nil || h == nil || s == nil || !sameValue(s.Data[v1alpha1.SecretKeyAccessKey], h.Key) ||
 		string(s.Data[v1alpha1.SecretKeyAPIURL]) != d.o.Inputs.Endpoint.URL ||
 		!belongsTo(s, d.vbc) || !intactPart(s, d.vbc, partAccessKey) {
 		return

@@ -131,8 +131,11 @@ type decision struct {
 	o   Observed
 	now time.Time
 	// vbc is a copy of o.CR carrying the status decided so far.
-	vbc    *v1alpha1.VoipbinCredential
-	mem    Memory
+	vbc *v1alpha1.VoipbinCredential
+	mem Memory
+	// raw is the managed Secret as the API server holds it; o.Secret is it
+	// with the built-in keys a Secret in omitted form stands for (withBuiltins).
+	raw    *corev1.Secret
 	events []Event
 	// templateErr is a template of spec.secretTemplate.data that cannot be
 	// rendered: no write, and Ready says so.
@@ -146,7 +149,9 @@ func newDecision(o Observed, now time.Time) *decision {
 	}
 	vbc.Status.ObservedGeneration = vbc.Generation
 	pruneStatus(vbc)
-	return &decision{o: o, now: now, vbc: vbc, mem: o.Memory}
+	raw := o.Secret
+	o.Secret = withBuiltins(raw, vbc)
+	return &decision{o: o, now: now, vbc: vbc, mem: o.Memory, raw: raw}
 }
 
 func (d *decision) plan(p Plan) Plan {

@@ -69,7 +69,8 @@ func (d *decision) finalizeToken() (TokenSource, bool) {
 		return TokenHeld, true
 	}
 	s := d.o.Secret
-	if d.vbc.Spec.Login == nil || s == nil || !belongsTo(s, d.vbc) || len(s.Data[v1alpha1.SecretKeyToken]) == 0 {
+	if d.vbc.Spec.Login == nil || s == nil || !belongsTo(s, d.vbc) || len(s.Data[v1alpha1.SecretKeyToken]) == 0 ||
+		isFingerprint(s.Data[v1alpha1.SecretKeyToken]) {
 		return 0, false
 	}
 	exp, err := time.Parse(time.RFC3339, string(s.Data[v1alpha1.SecretKeyExpiresAt]))

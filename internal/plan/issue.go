@@ -123,7 +123,7 @@ func (d *decision) storedIssued() issuedKey {
 
 // keyPrefix is what may be shown of a key: its first 11 characters.
 func keyPrefix(key string) string {
-	if len(key) <= 11 {
+	if len(key) <= 11 || isFingerprint([]byte(key)) {
 		return ""
 	}
 	return key[:11]
@@ -153,7 +153,7 @@ func (d *decision) apiToken() (TokenSource, bool) {
 	if d.heldToken() != nil {
 		return TokenHeld, true
 	}
-	if t := d.storedToken(); t.present && d.now.Before(t.expiresAt) {
+	if t := d.storedToken(); t.present && d.now.Before(t.expiresAt) && !isFingerprint(d.o.Secret.Data[v1alpha1.SecretKeyToken]) {
 		return TokenStored, true
 	}
 	return 0, false

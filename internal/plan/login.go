@@ -60,7 +60,7 @@ func (d *decision) storedToken() storedToken {
 	if err != nil {
 		return storedToken{}
 	}
-	switch user := d.o.SecretTokenUsername; {
+	switch user := d.storedTokenUsername(); {
 	case user != "" && user != in.Login.Username:
 		return storedToken{}
 	case user == "" && st.LoginSecretVersion == "":
@@ -137,11 +137,12 @@ func (d *decision) loginPart() partDecision {
 	stored := d.storedToken()
 	valid := stored.present && d.now.Before(stored.expiresAt)
 	inputsChanged := stored.present && (st.LoginSecretVersion != in.Login.Version || st.EndpointHash != in.Endpoint.Hash)
+	render := stored.present && d.tokenMustRender()
 	due, wake := dueCheck{
 		Retry:        d.mem.Login.remembered(d.loginAttemptInputs(), stored.present),
 		Failing:      st.FailedAttempts > 0,
 		FailingRetry: failingRetry(st.FailedAttempts, timeOf(st.LastFailureTime), stored.knownExpiry(), d.vbc.UID),
-		Changed: !valid || needRefresh || inputsChanged ||
+		Changed: !valid || needRefresh || inputsChanged || render ||
 			(st.FailedAttempts > 0 && specChangedSince(d.vbc, v1alpha1.ConditionTokenReady)),
 		Scheduled: d.renewal(stored.issuedAt, stored.expiresAt).Time,
 	}.isDue(d.now)
@@ -160,7 +161,8 @@ func (d *decision) loginPart() partDecision {
 	// A stored token that went missing (the Secret deleted, or edited by hand) is
 	// replaced by a new login, not by a token shared from memory: deleting the
 	// Secret is how people force a refresh.
-	fresh := needRefresh || (st.ExpiresAt != nil && !stored.present)
+	// So is a token the Secret holds as its fingerprint only, to be rendered again.
+	fresh := needRefresh || render || (st.ExpiresAt != nil && !stored.present)
 	return partDecision{call: true, fresh: fresh}
 }
 
@@ -228,7 +230,7 @@ func (d *decision) absorbToken() {
 		return
 	}
 	st, s := d.vbc.Status.Token, d.o.Secret
-	if h := d.mem.Token; h != nil && s != nil && string(s.Data[v1alpha1.SecretKeyToken]) == h.JWT &&
+	if h := d.mem.Token; h != nil && s != nil && sameValue(s.Data[v1alpha1.SecretKeyToken], h.JWT) &&
 		belongsTo(s, d.vbc) && intactPart(s, d.vbc, partLogin) {
 		first := d.o.CR.Status.Token == nil || d.o.CR.Status.Token.ExpiresAt == nil
 		st.IssuedAt, st.ExpiresAt = metaTime(h.IssuedAt), metaTime(h.ExpiresAt)

@@ -137,6 +137,9 @@ func (s *sim) issueKeys() {
 	s.cr.Spec.Login = &v1alpha1.LoginSpec{SecretRef: v1alpha1.LoginSecretRef{Name: "login"}}
 	s.cr.Spec.AccessKey = &v1alpha1.AccessKeySpec{Issue: &v1alpha1.AccessKeyIssueSpec{
 		RevokeAfter: &metav1.Duration{Duration: time.Duration(s.r.IntN(3)) * 30 * time.Minute}}}
+	if t := s.cr.Spec.SecretTemplate; t != nil {
+		t.OmitDefaultKeys = false // refused by validation
+	}
 }
 
 func (s *sim) newCR(login, key bool) *v1alpha1.VoipbinCredential {
@@ -156,7 +159,7 @@ func (s *sim) newCR(login, key bool) *v1alpha1.VoipbinCredential {
 	if s.r.IntN(2) == 0 {
 		cr.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Data: map[string]string{
 			"VOIPBIN_TOKEN": "{{ .Token }}", "env": "Bearer {{ .Token }}|{{ .AccessKey }}|{{ .APIURL }}",
-		}}
+		}, OmitDefaultKeys: s.r.IntN(2) == 0}
 	}
 	return cr
 }
@@ -208,8 +211,8 @@ func (s *sim) event() {
 		s.secret = nil
 		s.logf("managed Secret deleted")
 	case n < 63:
-		if s.secret != nil && len(s.secret.Data[v1alpha1.SecretKeyToken]) > 0 {
-			s.secret.Data[v1alpha1.SecretKeyToken] = []byte("hand-edited")
+		if k := s.tokenKey(); s.secret != nil && len(s.secret.Data[k]) > 0 {
+			s.secret.Data[k] = []byte("hand-edited")
 			s.rv++
 			s.secret.ResourceVersion = fmt.Sprint(s.rv)
 			s.logf("managed Secret edited by hand")
@@ -252,13 +255,24 @@ func (s *sim) event() {
 		s.cr.Generation++
 		s.logf("suspend: %t", s.cr.Spec.Suspend)
 	case n < 91 && s.cr.Spec.SecretTemplate != nil:
-		if s.templateBroken() {
-			delete(s.cr.Spec.SecretTemplate.Data, "bad")
-		} else {
-			s.cr.Spec.SecretTemplate.Data["bad"] = []string{"{{ .Password }}", "{{ .Token ", "{{ slice .Token 1000 }}"}[s.r.IntN(3)]
+		t := s.cr.Spec.SecretTemplate
+		switch c := s.r.IntN(3); {
+		case c == 0 && !issuing(s.cr):
+			t.OmitDefaultKeys = !t.OmitDefaultKeys
+			s.logf("omitDefaultKeys: %t", t.OmitDefaultKeys)
+		case c == 1:
+			prefix := map[string]string{"Bearer": "Token", "Token": "Bearer"}[s.envPrefix()]
+			t.Data["env"] = prefix + " {{ .Token }}|{{ .AccessKey }}|{{ .APIURL }}"
+			s.logf("template env changed to %s", prefix)
+		default:
+			if s.templateBroken() {
+				delete(t.Data, "bad")
+			} else {
+				t.Data["bad"] = []string{"{{ .Password }}", "{{ .Token ", "{{ slice .Token 1000 }}"}[s.r.IntN(3)]
+			}
+			s.logf("template broken: %t", s.templateBroken())
 		}
 		s.cr.Generation++
-		s.logf("template broken: %t", s.templateBroken())
 	default:
 		s.now = s.now.Add(time.Duration(s.r.IntN(3)) * time.Second)
 		s.logf("unrelated event")
@@ -433,7 +447,7 @@ func (s *sim) storedValidFor(t time.Time) time.Duration {
 	if s.secret == nil {
 		return 0
 	}
-	tok, ok := s.tokens[string(s.secret.Data[v1alpha1.SecretKeyToken])]
+	tok, ok := s.tokens[string(s.secretData(v1alpha1.SecretKeyToken))]
 	if !ok || !tok.expiresAt.After(t) {
 		return 0
 	}
@@ -506,8 +520,8 @@ func (s *sim) checkLoginJustified() {
 	if h := s.mem.Token; h != nil && answers(h.JWT, h.Refresh, true) {
 		s.violate("a login while a token in memory answers the trigger")
 	}
-	if s.secret != nil && belongsTo(s.secret, s.cr) && intactFor(s.secret, s.cr) && !pending &&
-		answers(string(s.secret.Data[v1alpha1.SecretKeyToken]), "", false) &&
+	if s.secret != nil && belongsTo(s.secret, s.cr) && intactFor(withBuiltins(s.secret, s.cr), s.cr) && !pending &&
+		!s.mustRenderAgain() && answers(string(s.secretData(v1alpha1.SecretKeyToken)), "", false) &&
 		s.cr.Status.Token != nil && s.cr.Status.Token.LoginSecretVersion == fmt.Sprintf("login/%d", s.loginVer) &&
 		s.cr.Status.Token.FailedAttempts == 0 {
 		s.violate("a login with a good stored token and no trigger")
@@ -537,7 +551,7 @@ func (s *sim) check() *CallOutcome {
 // write carries out a Write as the API server would: Create fails if a Secret
 // exists, a change fails unless the UID matches; it reports whether it wrote.
 func (s *sim) write(p Plan) bool {
-	if jwt := p.Secret.Data[v1alpha1.SecretKeyToken]; len(jwt) > 0 {
+	for _, jwt := range [][]byte{p.Secret.Data[v1alpha1.SecretKeyToken], p.Secret.Data["VOIPBIN_TOKEN"]} {
 		if tok, ok := s.tokens[string(jwt)]; ok && !tok.expiresAt.After(tok.arrived) {
 			s.violate("a token expired on arrival was written")
 		}
@@ -633,11 +647,71 @@ func (s *sim) checkInvariants(before *v1alpha1.VoipbinCredentialStatus) {
 	}
 }
 
+// secretData is the built-in key of the managed Secret: as it is, or in
+// omitted form read back from what the templates rendered (VOIPBIN_TOKEN is
+// the token; env is "<prefix> token|accesskey|apiURL").
 func (s *sim) secretData(key string) []byte {
 	if s.secret == nil {
 		return nil
 	}
-	return s.secret.Data[key]
+	if !omittedForm(s.secret) {
+		return s.secret.Data[key]
+	}
+	d := s.secret.Data
+	fields := strings.Split(string(d["env"]), "|")
+	var v string
+	switch key {
+	case v1alpha1.SecretKeyToken:
+		v = string(d["VOIPBIN_TOKEN"])
+	case v1alpha1.SecretKeyExpiresAt:
+		v = s.secret.Annotations[v1alpha1.AnnotationTokenExpiresAt]
+	case v1alpha1.SecretKeyAccessKey:
+		if len(fields) == 3 {
+			v = fields[1]
+		}
+	case v1alpha1.SecretKeyAPIURL:
+		v = s.secret.Annotations[v1alpha1.AnnotationAPIURL]
+	}
+	if v == "" {
+		return nil
+	}
+	return []byte(v)
+}
+
+// tokenKey is the data key of the managed Secret that holds the token.
+func (s *sim) tokenKey() string {
+	if omittedForm(s.secret) {
+		return "VOIPBIN_TOKEN"
+	}
+	return v1alpha1.SecretKeyToken
+}
+
+// envPrefix is the first word of the current env template.
+func (s *sim) envPrefix() string {
+	return strings.SplitN(s.cr.Spec.SecretTemplate.Data["env"], " ", 2)[0]
+}
+
+// mustRenderAgain reports whether a Secret in omitted form must be rendered
+// again from credentials it holds only as fingerprints: its built-in keys are
+// to be written out, the templates changed (even to broken ones), or the
+// accesskey is another one.
+// A login for that is justified.
+func (s *sim) mustRenderAgain() bool {
+	if !omittedForm(s.secret) {
+		return false
+	}
+	t := s.cr.Spec.SecretTemplate
+	if t == nil || !t.OmitDefaultKeys {
+		return true
+	}
+	if s.templateBroken() {
+		return true
+	}
+	tok, key := string(s.secretData(v1alpha1.SecretKeyToken)), string(s.secretData(v1alpha1.SecretKeyAccessKey))
+	if (s.cr.Spec.AccessKey == nil) != (key == "") || (s.cr.Spec.AccessKey != nil && key != s.key) {
+		return true
+	}
+	return string(s.secret.Data["env"]) != s.envPrefix()+" "+tok+"|"+key+"|"+string(s.secretData(v1alpha1.SecretKeyAPIURL))
 }
 
 // checkReadyBacked: Ready=True only while the Secret holds every requested
@@ -649,7 +723,7 @@ func (s *sim) checkReadyBacked() {
 		return
 	}
 	if s.cr.Spec.Login != nil {
-		tok, ok := s.tokens[string(s.secret.Data[v1alpha1.SecretKeyToken])]
+		tok, ok := s.tokens[string(s.secretData(v1alpha1.SecretKeyToken))]
 		switch {
 		case !ok:
 			s.violate("Ready=True, but the Secret holds no token the API issued")
@@ -664,11 +738,11 @@ func (s *sim) checkReadyBacked() {
 		}
 	}
 	if issuing(s.cr) {
-		if k := s.keyByValue(string(s.secret.Data[v1alpha1.SecretKeyAccessKey])); k == nil || !k.deleted.IsZero() ||
+		if k := s.keyByValue(string(s.secretData(v1alpha1.SecretKeyAccessKey))); k == nil || !k.deleted.IsZero() ||
 			!s.now.Before(k.expires) || k.name != KeyName(s.cr) {
 			s.violate("Ready=True, but the Secret's accesskey is not a live key created for the CR")
 		}
-	} else if s.cr.Spec.AccessKey != nil && string(s.secret.Data[v1alpha1.SecretKeyAccessKey]) != s.key {
+	} else if s.cr.Spec.AccessKey != nil && string(s.secretData(v1alpha1.SecretKeyAccessKey)) != s.key {
 		s.violate("Ready=True, but the Secret does not hold the current accesskey")
 	}
 	if s.cr.Spec.Suspend {
@@ -679,14 +753,23 @@ func (s *sim) checkReadyBacked() {
 	}
 	if t := s.cr.Spec.SecretTemplate; t != nil {
 		d := s.secret.Data
+		tok := string(s.secretData(v1alpha1.SecretKeyToken))
 		want := map[string]string{
-			"VOIPBIN_TOKEN": string(d[v1alpha1.SecretKeyToken]),
-			"env": "Bearer " + string(d[v1alpha1.SecretKeyToken]) + "|" + string(d[v1alpha1.SecretKeyAccessKey]) +
-				"|" + string(d[v1alpha1.SecretKeyAPIURL]),
+			"VOIPBIN_TOKEN": tok,
+			"env": s.envPrefix() + " " + tok + "|" + string(s.secretData(v1alpha1.SecretKeyAccessKey)) +
+				"|" + string(s.secretData(v1alpha1.SecretKeyAPIURL)),
 		}
 		for k, v := range want {
 			if got, ok := d[k]; !ok || string(got) != v {
 				s.violate("Ready=True, but key %s is %q, not rendered from the Secret's credentials", k, got)
+			}
+		}
+		if t.OmitDefaultKeys != omittedForm(s.secret) {
+			s.violate("Ready=True, but omitDefaultKeys is %t and the Secret's built-in keys are not as asked", t.OmitDefaultKeys)
+		}
+		for _, k := range operatorKeys {
+			if _, ok := d[k]; ok && t.OmitDefaultKeys {
+				s.violate("Ready=True, but the Secret holds built-in key %s with omitDefaultKeys", k)
 			}
 		}
 	}

@@ -100,11 +100,17 @@ func renderTemplates(vbc *v1alpha1.VoipbinCredential, data map[string][]byte) (m
 // rendered from its own built-in keys (true without templates).
 func (d *decision) renderedCurrent() bool {
 	s := d.o.Secret
+	if s != nil && omittedForm(d.raw) != omitting(d.vbc) {
+		return false // the built-in keys are still to be written out, or left out
+	}
 	if len(templateKeys(d.vbc)) == 0 {
 		return true
 	}
 	if s == nil {
 		return false
+	}
+	if omitting(d.vbc) {
+		return d.renderedFor(fingerprinted(s.Data))
 	}
 	want, err := renderTemplates(d.vbc, s.Data)
 	if err != nil {

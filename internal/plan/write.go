@@ -114,22 +114,17 @@ func (d *decision) writePart() writeDecision {
 	if data == nil {
 		return writeDecision{}
 	}
-	rendered, terr := renderTemplates(vbc, data)
-	if terr != nil {
-		// The Secret is left exactly as it was; a held token stays held.
-		d.templateErr = terr
+	desired, ok := d.shape(data, tok != nil, key != nil)
+	if !ok {
 		return writeDecision{}
 	}
-	maps.Copy(data, rendered)
-	desired := newDesiredSecret(vbc, data)
-	desired.Annotations[v1alpha1.AnnotationDataHash] = vouchedHash(existing, vbc, data, tok != nil, key != nil)
 	if issuedAt != "" {
 		desired.Annotations[v1alpha1.AnnotationTokenIssuedAt] = issuedAt
 	}
 	if issuing(vbc) {
 		maps.Copy(desired.Annotations, d.issuedAnnotations(key))
 	}
-	if desired.upToDate(existing, vbc) {
+	if desired.upToDate(d.raw, vbc) {
 		d.mem.Write = Attempt{}
 		return writeDecision{}
 	}
@@ -141,6 +136,52 @@ func (d *decision) writePart() writeDecision {
 		w.replaces = existing.UID
 	}
 	return w
+}
+
+// shape renders the templates over data (the built-in keys to store) and
+// returns the Secret to write: with the built-in keys, or in omitted form. It
+// fails when a template cannot be rendered (TemplateError), and when data
+// holds a credential as a fingerprint only (a Secret in omitted form) that
+// must be written out or rendered again: storedToken then no longer counts it
+// as stored, and a fresh login brings it. Rendered keys already current for
+// the same credentials are kept as they are.
+func (d *decision) shape(data map[string][]byte, loginFresh, keyFresh bool) (DesiredSecret, bool) {
+	vbc := d.vbc
+	values, hidden := d.resolve(data)
+	if omitting(vbc) && hidden {
+		builtins := fingerprinted(data)
+		if d.renderedFor(builtins) {
+			return d.withDataHash(omittedSecret(vbc, builtins, onlyKeys(d.raw.Data, templateKeys(vbc)), d.tokenAccount(loginFresh)), builtins, loginFresh, keyFresh), true
+		}
+		if loginFresh && isFingerprint(values[v1alpha1.SecretKeyAccessKey]) {
+			// An accesskey known by its fingerprint only is not the one the
+			// accesskey Secret names (that one is known): it cannot be rendered,
+			// and it must not hold the new token back. It is left out.
+			delete(values, v1alpha1.SecretKeyAccessKey)
+			hidden = false
+		}
+	}
+	if hidden {
+		return DesiredSecret{}, false
+	}
+	rendered, terr := renderTemplates(vbc, values)
+	if terr != nil {
+		// The Secret is left exactly as it was; a held token stays held.
+		d.templateErr = terr
+		return DesiredSecret{}, false
+	}
+	if omitting(vbc) {
+		builtins := fingerprinted(values)
+		return d.withDataHash(omittedSecret(vbc, builtins, rendered, d.tokenAccount(loginFresh)), builtins, loginFresh, keyFresh), true
+	}
+	maps.Copy(values, rendered)
+	return d.withDataHash(newDesiredSecret(vbc, values), values, loginFresh, keyFresh), true
+}
+
+// withDataHash sets desired's data hash over builtins (see vouchedHash).
+func (d *decision) withDataHash(desired DesiredSecret, builtins map[string][]byte, loginFresh, keyFresh bool) DesiredSecret {
+	desired.Annotations[v1alpha1.AnnotationDataHash] = vouchedHash(d.o.Secret, d.vbc, builtins, loginFresh, keyFresh)
+	return desired
 }
 
 // desiredData is the managed Secret's data: the results in memory, the stored
