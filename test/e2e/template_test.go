@@ -83,3 +83,83 @@ var _ = Describe("A templated Secret", func() {
 		Expect(string(s.Data["bad"])).To(Equal(string(s.Data[v1alpha1.SecretKeyExpiresAt])))
 	})
 })
+
+func withOmittedKeys(data map[string]string) credOption {
+	return func(v *v1alpha1.VoipbinCredential) {
+		v.Spec.SecretTemplate = &v1alpha1.SecretTemplate{Data: data, OmitDefaultKeys: true}
+	}
+}
+
+var _ = Describe("A Secret of the rendered keys only (omitDefaultKeys)", func() {
+	It("holds no built-in key, costs no login on a restart, is rendered again on renewal and from one fresh login on a template change", func() {
+		w := newWorld("omit")
+		scanner.AddIssuer("rendered token (omitted keys)", func() []string {
+			var out []string
+			for _, t := range w.api.IssuedTokens() {
+				out = append(out, "Bearer "+t)
+			}
+			return out
+		})
+		// A renewal at about 20 s, an expiry at 30 s.
+		w.api.SetTokenLifetime(30 * time.Second)
+		w.loginCredential("cred", withOmittedKeys(map[string]string{
+			"VOIPBIN_TOKEN": "{{ .Token }}",
+			"auth-header":   "Bearer {{ .Token }}",
+		}))
+		w.waitReady("cred")
+
+		issued := func(tok string) bool {
+			for _, t := range w.api.IssuedTokens() {
+				if t == tok {
+					return true
+				}
+			}
+			return false
+		}
+		rendered := func(keys ...string) string {
+			GinkgoHelper()
+			s := w.secret(managedSecret("cred"))
+			Expect(s.Data).To(HaveLen(len(keys)), "keys of the Secret")
+			for _, k := range keys {
+				Expect(s.Data).To(HaveKey(k))
+			}
+			tok := string(s.Data["VOIPBIN_TOKEN"])
+			Expect(issued(tok)).To(BeTrue(), "VOIPBIN_TOKEN is a token the API issued")
+			Expect(string(s.Data["auth-header"])).To(Equal("Bearer " + tok))
+			Expect(s.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationDefaultKeys, v1alpha1.DefaultKeysOmitted))
+			Expect(s.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationAPIURL, w.url))
+			exp, err := time.Parse(time.RFC3339, s.Annotations[v1alpha1.AnnotationTokenExpiresAt])
+			Expect(err).NotTo(HaveOccurred())
+			Expect(exp).To(BeTemporally("~", time.Now().Add(30*time.Second), 35*time.Second))
+			for k, v := range s.Annotations {
+				Expect(scanner.Scan("annotation "+k, v)).To(BeEmpty())
+			}
+			return tok
+		}
+		first := rendered("VOIPBIN_TOKEN", "auth-header")
+
+		By("an operator restart costs no login")
+		before := w.logins()
+		w.restartManager("omit")
+		w.waitReady("cred")
+		Expect(w.logins()-before).To(Equal(0), "logins after a restart")
+		Expect(rendered("VOIPBIN_TOKEN", "auth-header")).To(Equal(first))
+
+		By("renewal renders the keys again")
+		Eventually(func() string { return string(w.secret(managedSecret("cred")).Data["VOIPBIN_TOKEN"]) }).
+			WithTimeout(40 * time.Second).ShouldNot(Equal(first))
+		second := rendered("VOIPBIN_TOKEN", "auth-header")
+
+		By("a template change is rendered from one fresh login (the token is nowhere else)")
+		before = w.logins()
+		w.patch("cred", func(v *v1alpha1.VoipbinCredential) {
+			v.Spec.SecretTemplate.Data["env"] = "VOIPBIN_TOKEN={{ .Token }}\n"
+		})
+		Eventually(func() []byte { return w.secret(managedSecret("cred")).Data["env"] }).ShouldNot(BeEmpty())
+		w.waitReady("cred")
+		third := rendered("VOIPBIN_TOKEN", "auth-header", "env")
+		Expect(third).NotTo(Equal(second))
+		Expect(string(w.secret(managedSecret("cred")).Data["env"])).To(Equal("VOIPBIN_TOKEN=" + third + "\n"))
+		Expect(w.logins()-before).To(Equal(1), "logins for the template change")
+	})
+})
