@@ -219,6 +219,41 @@ func TestARetainedSecretInOmittedFormIsNotHandedToAnotherAccount(t *testing.T) {
 	w2.expectCondition(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
 }
 
+func TestATemplateChangeWithOmittedKeysUnderRefusedWritesLogsInOnce(t *testing.T) {
+	w := newWorld(t, true, false)
+	withOmittedKeys(w, map[string]string{"VOIPBIN_TOKEN": "{{ .Token }}"})
+	w.ready()
+	w.mem = Memory{}
+	good := w.secret.DeepCopy()
+	w.refuseWrites = true
+	withOmittedKeys(w, map[string]string{"VOIPBIN_TOKEN": "{{ .Token }}", "auth": "Bearer {{ .Token }}"})
+	// Ten minutes of refused writes: the token of the one login is held, not
+	// obtained again, and the Secret stays as it was.
+	for range 120 {
+		w.reconcile()
+		w.now = w.now.Add(5 * time.Second)
+	}
+	if w.logins != 1 || w.writes != 0 {
+		t.Fatalf("%d logins, %d writes in 10 minutes of refused writes; want 1, 0", w.logins, w.writes)
+	}
+	if string(w.secret.Data["VOIPBIN_TOKEN"]) != string(good.Data["VOIPBIN_TOKEN"]) {
+		t.Error("the Secret changed under refused writes")
+	}
+	w.expectCondition(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretWriteFailed)
+	w.refuseWrites = false
+	for i := 0; i < 120 && w.writes == 0; i++ { // the write's backoff
+		w.now = w.now.Add(5 * time.Second)
+		w.reconcile()
+	}
+	if w.logins != 1 || w.writes != 1 {
+		t.Fatalf("%d logins, %d writes once writes pass; want the held token stored: 1, 1", w.logins, w.writes)
+	}
+	if got := string(w.secret.Data["auth"]); got != "Bearer "+string(w.secret.Data["VOIPBIN_TOKEN"]) {
+		t.Errorf("auth = %q", got)
+	}
+	w.expectCondition(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+}
+
 func slicesOfKeys(d map[string][]byte) []string {
 	keys := make([]string, 0, len(d))
 	for k := range maps.Keys(d) {
