@@ -50,6 +50,7 @@ func main() {
 		secureMetrics        bool
 		enableLeaderElection bool
 		leaderElectionNS     string
+		leaderElectionID     string
 		enableHTTP2          bool
 		showVersion          bool
 		allowedURLs          string
@@ -71,6 +72,9 @@ func main() {
 			"bind it to loopback (127.0.0.1:6060) and reach it with kubectl port-forward.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election, so that only one manager is active at a time.")
+	flag.StringVar(&leaderElectionID, "leader-election-id", "voipbin-credential-operator.credentials.voipbin.net",
+		"Name of the leader election Lease. Managers split by --watch-namespaces that keep their Leases in one "+
+			"namespace need one name each; the replicas of one manager share it.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"Namespace of the leader election Lease. Empty: the namespace the manager runs in, read from its service "+
 			"account; outside a cluster (--kubeconfig) there is none, so --leader-elect needs this flag there.")
@@ -148,7 +152,7 @@ func main() {
 		HealthProbeBindAddress:        probeAddr,
 		PprofBindAddress:              pprofAddr,
 		LeaderElection:                enableLeaderElection,
-		LeaderElectionID:              "voipbin-credential-operator.credentials.voipbin.net",
+		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &leaseDuration,

@@ -31,7 +31,7 @@ var _ = Describe("The manager binary", func() {
 		var missing []string
 		for _, flag := range []string{
 			"-metrics-bind-address", "-metrics-secure", "-health-probe-bind-address", "-pprof-bind-address", "-leader-elect",
-			"-leader-election-namespace",
+			"-leader-election-namespace", "-leader-election-id",
 			"-enable-http2", "-kubeconfig", "-zap-log-level",
 			"-allowed-api-urls", "-watch-namespaces", "-max-concurrent-reconciles", "-api-timeout",
 			"-login-qps", "-login-burst", "-api-qps", "-api-burst",
@@ -77,6 +77,21 @@ var _ = Describe("The manager binary", func() {
 		families := scrape(&http.Client{Timeout: 5 * time.Second}, "http://"+metricsAddr+"/metrics", "")
 		Expect(series(families, "leader_election_master_status", map[string]string{"name": harness.LeaderElectionID})).
 			To(Equal(1.0))
+
+		By("a second manager, split by --watch-namespaces, leads too with its own --leader-election-id")
+		other := newNamespace("split")
+		startManager(other, harness.ManagerOptions{WatchNamespaces: []string{other},
+			Args: []string{"--leader-elect", "--leader-election-namespace=operator-system", "--leader-election-id=split.credentials.voipbin.net"}})
+		Eventually(func() string {
+			lease, err := cp.Clientset.CoordinationV1().Leases("operator-system").Get(ctx, "split.credentials.voipbin.net", metav1.GetOptions{})
+			if err != nil || lease.Spec.HolderIdentity == nil {
+				return ""
+			}
+			return *lease.Spec.HolderIdentity
+		}).WithTimeout(30*time.Second).ShouldNot(BeEmpty(), "the holder of the second Lease")
+		Expect(series(scrape(&http.Client{Timeout: 5 * time.Second}, "http://"+metricsAddr+"/metrics", ""),
+			"leader_election_master_status", map[string]string{"name": harness.LeaderElectionID})).To(Equal(1.0),
+			"the first manager is still the leader of its own Lease")
 	})
 
 	// With secure metrics (authentication and authorization, as installed),
