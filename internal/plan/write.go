@@ -151,7 +151,8 @@ func (d *decision) shape(data map[string][]byte, loginFresh, keyFresh bool) (Des
 	if omitting(vbc) && hidden {
 		builtins := fingerprinted(data)
 		if d.renderedFor(builtins) {
-			return d.withDataHash(omittedSecret(vbc, builtins, onlyKeys(d.raw.Data, templateKeys(vbc)), d.tokenAccount(loginFresh)), builtins, loginFresh, keyFresh), true
+			kept := omittedSecret(vbc, builtins, onlyKeys(d.raw.Data, templateKeys(vbc)), d.tokenAccount(loginFresh))
+			return d.withDataHash(kept, builtins, loginFresh, keyFresh), true
 		}
 		if loginFresh && isFingerprint(values[v1alpha1.SecretKeyAccessKey]) {
 			// An accesskey known by its fingerprint only is not the one the
