@@ -43,7 +43,8 @@ const (
 	// DefaultMaxSeries is the number of series records kept.
 	DefaultMaxSeries = 1024
 	// SeriesWindow is how long an event may be continued by an isomorphic one
-	// (same type, reason, action, object) as a series, the window client-go uses.
+	// (same type, reason, action, object and version) as a series, the window
+	// client-go uses.
 	SeriesWindow = 6 * time.Minute
 	// writeTimeout bounds one write.
 	writeTimeout = 10 * time.Second
@@ -79,12 +80,13 @@ type Recorder struct {
 
 var _ events.EventRecorder = (*Recorder)(nil)
 
-// seriesKey is what makes two events isomorphic (client-go's key: the note is
-// not part of it).
+// seriesKey is what makes two events isomorphic, client-go's key: type,
+// reason, action, and the whole references, the regarding object's
+// resourceVersion included (so an event of a later version of the object is an
+// event of its own); the note is not part of it.
 type seriesKey struct {
-	eventType, reason, action, namespace string
-	uid                                  types.UID
-	kind, name                           string
+	eventType, reason, action string
+	regarding, related        corev1.ObjectReference
 }
 
 // seriesRecord is what a series needs of the first event: where it is, and
@@ -223,8 +225,11 @@ func (r *Recorder) Start(ctx context.Context) error {
 }
 
 func keyOf(ev *eventsv1.Event) seriesKey {
-	return seriesKey{eventType: ev.Type, reason: ev.Reason, action: ev.Action, namespace: ev.Namespace,
-		uid: ev.Regarding.UID, kind: ev.Regarding.Kind, name: ev.Regarding.Name}
+	key := seriesKey{eventType: ev.Type, reason: ev.Reason, action: ev.Action, regarding: ev.Regarding}
+	if ev.Related != nil {
+		key.related = *ev.Related
+	}
+	return key
 }
 
 // write writes ev: a patch of the series when an isomorphic event was written

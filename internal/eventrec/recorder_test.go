@@ -76,7 +76,11 @@ func TestIsomorphicEventsMakeASeries(t *testing.T) {
 	}
 	r.Eventf(pod("b"), nil, corev1.EventTypeWarning, "LoginFailed", "Login", "other object")
 	r.Eventf(pod("a"), nil, corev1.EventTypeNormal, "LoggedIn", "Login", "other reason")
-	waitFor(t, "two more events", func() bool { return len(list(t, c)) == 3 })
+	// A later version of the object is another event, as with client-go.
+	later := pod("a")
+	later.ResourceVersion = "2"
+	r.Eventf(later, nil, corev1.EventTypeWarning, "LoginFailed", "Login", "later version")
+	waitFor(t, "three more events", func() bool { return len(list(t, c)) == 4 })
 }
 
 func TestSeriesOfADeletedEventStartsAgain(t *testing.T) {
