@@ -30,14 +30,15 @@ import (
 // Secrets only with the credential label. namespaces limits both (nil: all).
 // The cached VoipbinCredentials lose their managedFields, which nothing reads
 // (about 1 KiB of heap per credential). The managed Secrets keep theirs: the
-// hand-over to server-side apply and the owned keys read them.
+// hand-over to server-side apply and the owned keys read them. The strings
+// every cached object repeats are shared (intern.go).
 func ManagerCacheOptions(namespaces []string) cache.Options {
 	managed, _ := labels.NewRequirement(v1alpha1.LabelCredential, selection.Exists, nil)
 	return cache.Options{
 		DefaultNamespaces: namespaceConfigs(namespaces),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:              {Label: labels.NewSelector().Add(*managed)},
-			&v1alpha1.VoipbinCredential{}: {Transform: cache.TransformStripManagedFields()},
+			&corev1.Secret{}:              {Label: labels.NewSelector().Add(*managed), Transform: internSecret},
+			&v1alpha1.VoipbinCredential{}: {Transform: stripAndInternCredential(cache.TransformStripManagedFields())},
 		},
 	}
 }
