@@ -29,7 +29,7 @@ func managedSecret(name string) *corev1.Secret {
 				Kind: fresh("VoipbinCredential"), Name: name, UID: "uid-" + "x"}},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: fresh(v1alpha1.FieldManager),
 				Operation: metav1.ManagedFieldsOperationType(fresh("Update")), APIVersion: fresh("v1"),
-				FieldsType: fresh("FieldsV1"), FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}}},
+				FieldsType: fresh("FieldsV1"), FieldsV1: metav1.NewFieldsV1(`{"f:data":{}}`)}},
 		},
 		Data: map[string][]byte{"token": []byte("t-" + name)},
 		Type: corev1.SecretType(fresh("Opaque")),
