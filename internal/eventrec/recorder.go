@@ -50,6 +50,13 @@ const (
 	writeTimeout = 10 * time.Second
 	// drainTimeout bounds the writes of what is queued when the recorder stops.
 	drainTimeout = 2 * time.Second
+	// attempts is how many times a create that failed transiently (the API
+	// server unavailable, throttling, a timeout, a broken connection) is made,
+	// retryDelay apart, doubling, within writeTimeout. client-go's broadcaster
+	// retries longer (12 times, 10 s apart) but holds a goroutine and the event
+	// meanwhile; here a worker waits, and a full queue drops (and counts).
+	attempts   = 3
+	retryDelay = 500 * time.Millisecond
 )
 
 // Options configure a Recorder; zero values mean the defaults.
@@ -260,11 +267,39 @@ func (r *Recorder) write(ctx context.Context, ev *eventsv1.Event) {
 			return
 		}
 	}
-	if _, err := r.client.Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if err := r.create(ctx, ev); err != nil {
 		r.opts.Logger.Error(err, "Unable to write the event", "reason", ev.Reason)
 		return
 	}
 	r.remember(key, ev.Name, now)
+}
+
+// create creates ev, again after a transient failure, up to attempts times.
+func (r *Recorder) create(ctx context.Context, ev *eventsv1.Event) error {
+	delay := retryDelay
+	for attempt := 1; ; attempt++ {
+		_, err := r.client.Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+		if err == nil || attempt == attempts || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// transient reports whether a failed write may succeed if made again: any
+// error that is not an API status (a broken connection), or a status saying
+// the server is busy, unavailable or timed out.
+func transient(err error) bool {
+	if _, ok := err.(apierrors.APIStatus); !ok {
+		return true
+	}
+	return apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) || apierrors.IsServerTimeout(err) ||
+		apierrors.IsTimeout(err) || apierrors.IsInternalError(err)
 }
 
 func (r *Recorder) patchSeries(ctx context.Context, namespace, name string, count int32, now time.Time) error {

@@ -3,16 +3,19 @@ package eventrec
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func pod(name string) *corev1.Pod {
@@ -140,3 +143,40 @@ func TestInvalidEventsAreNotRecorded(t *testing.T) {
 type unregistered struct{ corev1.Pod }
 
 func (u *unregistered) DeepCopyObject() runtime.Object { return u }
+
+func TestATransientFailureIsRetriedAndARefusalIsNot(t *testing.T) {
+	for name, tc := range map[string]struct {
+		failures  int
+		err       error
+		wantCalls int
+		wantEvent bool
+	}{
+		"503 once":        {1, apierrors.NewServiceUnavailable("down"), 2, true},
+		"429 twice":       {2, apierrors.NewTooManyRequests("slow down", 1), 3, true},
+		"503 every time":  {10, apierrors.NewServiceUnavailable("down"), attempts, false},
+		"forbidden":       {10, apierrors.NewForbidden(eventsv1.Resource("events"), "x", fmt.Errorf("no")), 1, false},
+		"connection lost": {1, fmt.Errorf("connection reset by peer"), 2, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := fake.NewClientset()
+			var calls atomic.Int32
+			c.PrependReactor("create", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if n := calls.Add(1); int(n) <= tc.failures {
+					return true, nil, tc.err
+				}
+				return false, nil, nil
+			})
+			r := New(clientgoscheme.Scheme, c.EventsV1(), "ctl", Options{Workers: 1})
+			start(t, r)
+			r.Eventf(pod("a"), nil, corev1.EventTypeNormal, "LoggedIn", "Login", "logged in")
+			waitFor(t, "the attempts", func() bool { return int(calls.Load()) >= tc.wantCalls })
+			time.Sleep(3 * retryDelay) // no more attempts than that
+			if got := int(calls.Load()); got != tc.wantCalls {
+				t.Fatalf("%d creates, want %d", got, tc.wantCalls)
+			}
+			if got := len(list(t, c)) == 1; got != tc.wantEvent {
+				t.Fatalf("event written: %t, want %t", got, tc.wantEvent)
+			}
+		})
+	}
+}
