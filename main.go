@@ -175,6 +175,11 @@ func main() {
 		setupLog.Error(err, "unable to register the rollout restart metrics")
 		os.Exit(1)
 	}
+	eventsDropped, err := metrics.NewEventDropCounter(ctrlmetrics.Registry)
+	if err != nil {
+		setupLog.Error(err, "unable to register the event metrics")
+		os.Exit(1)
+	}
 
 	if _, err := controller.Setup(mgr, controller.Options{
 		AllowedURLs:             allowed,
@@ -182,6 +187,7 @@ func main() {
 		MaxConcurrentReconciles: maxConcurrent,
 		EnableRolloutRestarts:   rolloutRestarts,
 		RestartObserver:         restartCounter,
+		OnEventDropped:          eventsDropped.Inc,
 		API: controller.APIOptions{
 			Timeout:  apiTimeout,
 			LoginQPS: loginQPS, LoginBurst: loginBurst,

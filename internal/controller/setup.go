@@ -34,7 +34,7 @@ import (
 func (r *VoipbinCredentialReconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretWatch, maxConcurrent int) error {
 	secrets.credentialsNaming, secrets.credentialsIn = r.secretToCredentials, r.credentialsIn
 	secrets.ownWrite = func(req reconcile.Request, rv string) bool { return r.secretWrites.is(req.NamespacedName, rv) }
-	if err := indexCredentials(context.Background(), mgr.GetFieldIndexer()); err != nil {
+	if err := indexCredentials(context.Background(), mgr.GetCache()); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -80,8 +80,10 @@ func managedSecretToCredential(_ context.Context, obj client.Object) []reconcile
 // name it.
 func (r *VoipbinCredentialReconciler) secretToCredentials(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
 	list := &v1alpha1.VoipbinCredentialList{}
+	// Only the names are read: no deep copies (a login Secret may be named by
+	// hundreds of credentials).
 	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()),
-		client.MatchingFields{indexSecretNames: obj.GetName()}); err != nil {
+		client.MatchingFields{indexSecretNames: obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		logf.FromContext(ctx).Error(err, "listing VoipbinCredentials for a Secret")
 		return nil
 	}
@@ -91,7 +93,7 @@ func (r *VoipbinCredentialReconciler) secretToCredentials(ctx context.Context, o
 // credentialsIn returns a request for every VoipbinCredential of namespace.
 func (r *VoipbinCredentialReconciler) credentialsIn(ctx context.Context, namespace string) []reconcile.Request {
 	list := &v1alpha1.VoipbinCredentialList{}
-	if err := r.List(ctx, list, client.InNamespace(namespace)); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		logf.FromContext(ctx).Error(err, "listing VoipbinCredentials")
 		return nil
 	}

@@ -161,6 +161,7 @@ var _ = Describe("The manager binary", func() {
 		// Served from zero, before any restart (rollout restarts are off here).
 		Expect(series(families, "voipbin_rollout_restarts_total", map[string]string{"kind": "Deployment", "result": "restarted"})).
 			To(Equal(0.0))
+		Expect(series(families, "voipbin_events_dropped_total", nil)).To(Equal(0.0), "no event dropped")
 
 		// No secret in the metrics, in any form; the scan finds one planted there.
 		body := get(https, url, token)
