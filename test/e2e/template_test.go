@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	v1alpha1 "github.com/voipbin/credential-operator/api/v1alpha1"
@@ -179,5 +180,37 @@ var _ = Describe("A Secret of the rendered keys only (omitDefaultKeys)", func() 
 		w.waitReady("cred")
 		Expect(rendered("VOIPBIN_TOKEN", "auth-header", "env")).To(Equal(fourth))
 		Expect(w.logins()-before).To(Equal(1), "logins to leave the built-in keys out")
+	})
+})
+
+var _ = Describe("A Secret of the rendered keys only whose write is refused", func() {
+	It("is rendered from one login for a template change however long writes are refused, and left as it was meanwhile", func() {
+		w := newWorld("omitref")
+		w.loginCredential("cred", withOmittedKeys(map[string]string{"VOIPBIN_TOKEN": "{{ .Token }}"}))
+		w.waitReady("cred")
+		good := w.secret(managedSecret("cred")).Data
+		denial, allow := w.denySecretWrites(managedSecret("cred"), admissionregistrationv1.Update)
+		// A restart first: the token is then nowhere but in the rendered key.
+		w.restartManager("omitref")
+		w.waitReady("cred")
+
+		before := w.logins()
+		w.patch("cred", func(v *v1alpha1.VoipbinCredential) {
+			v.Spec.SecretTemplate.Data["auth-header"] = "Bearer {{ .Token }}"
+		})
+		Eventually(w.conditionOf("cred", v1alpha1.ConditionReady)).
+			Should(And(HavePrefix("False/"+v1alpha1.ReasonSecretWriteFailed+":"), ContainSubstring(denial)))
+		Consistently(func() map[string][]byte { return w.secret(managedSecret("cred")).Data }).
+			WithTimeout(15*time.Second).Should(Equal(good), "the Secret under refused writes")
+		Expect(w.logins()-before).To(Equal(1), "logins in 15 s of refused writes: one, its token held")
+
+		allow()
+		Eventually(func() []byte { return w.secret(managedSecret("cred")).Data["auth-header"] }).
+			WithTimeout(60 * time.Second).ShouldNot(BeEmpty())
+		w.waitReady("cred")
+		s := w.secret(managedSecret("cred"))
+		Expect(string(s.Data["auth-header"])).To(Equal("Bearer " + string(s.Data["VOIPBIN_TOKEN"])))
+		Expect(s.Data).NotTo(HaveKey(v1alpha1.SecretKeyToken))
+		Expect(w.logins()-before).To(Equal(1), "logins until the Secret was rendered: the held token is stored")
 	})
 })
